@@ -1,0 +1,108 @@
+"""
+Parquet datasets inside a case: one immutable part file per write, replaced atomically.
+
+A dataset is a folder, `data/<name>/`, of `<part-id>.parquet` files. Writing a part writes a
+temporary file and renames it, so a crash or Ctrl-C leaves the dataset as it was; a part id
+that already exists is not written again, which is what makes ingest idempotent (the part id
+is the input's content hash) and re-running a probe round safe.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from flakehunt.case import Case
+from flakehunt.schema import EXCHANGE_SCHEMA, conform
+
+EXCHANGES = "exchanges"
+
+
+def dataset_dir(case: Case, name: str) -> Path:
+    return case.data_dir / name
+
+
+def part_path(case: Case, name: str, part_id: str) -> Path:
+    return dataset_dir(case, name) / f"{part_id}.parquet"
+
+
+def has_part(case: Case, name: str, part_id: str) -> bool:
+    return part_path(case, name, part_id).exists()
+
+
+def write_part(case: Case, name: str, part_id: str, frame: pl.DataFrame) -> Path:
+    """
+    Write `frame` as part `part_id` of dataset `name`, atomically; an existing part is kept.
+
+    A `vendor` column of {key, value} structs is stored as a Parquet map<string, string>.
+    """
+    target = part_path(case, name, part_id)
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        pq.write_table(_to_arrow(frame), tmp, compression="zstd")
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def _to_arrow(frame: pl.DataFrame) -> pa.Table:
+    table = frame.to_arrow()
+    if "vendor" not in table.column_names:
+        return table
+    index = table.column_names.index("vendor")
+    column = table.column(index).combine_chunks()
+    item = pa.struct([("key", pa.string()), ("value", pa.string())])
+    column = column.cast(pa.list_(item))
+    as_map = pa.MapArray.from_arrays(
+        column.offsets, column.values.field("key"), column.values.field("value"), mask=column.is_null()
+    )
+    return table.set_column(index, "vendor", as_map)
+
+
+def scan_dataset(case: Case, name: str, schema: dict[str, pl.DataType] | None = None) -> pl.LazyFrame:
+    """Lazily scan every part of dataset `name`; empty (with `schema`) when nothing is written yet."""
+    parts = sorted(dataset_dir(case, name).glob("*.parquet"))
+    if not parts:
+        return pl.LazyFrame(schema=schema or {})
+    frame = (
+        pl.scan_parquet(parts, missing_columns="insert", extra_columns="ignore")
+        if schema
+        else (pl.scan_parquet(parts))
+    )
+    if schema and "vendor" in schema:
+        frame = frame.with_columns(pl.col("vendor").cast(schema["vendor"]))
+    return conform(frame, schema) if schema else frame
+
+
+def scan_exchanges(
+    case: Case, *, since: datetime | None = None, until: datetime | None = None
+) -> pl.LazyFrame:
+    """
+    Lazily scan a case's exchanges, pushing the time window down to Parquet.
+
+    Parameters
+    ----------
+    since, until
+        UTC bounds, `since` inclusive and `until` exclusive; None means unbounded.
+    """
+    frame = scan_dataset(case, EXCHANGES, EXCHANGE_SCHEMA)
+    if since is not None:
+        frame = frame.filter(pl.col("ts") >= since)
+    if until is not None:
+        frame = frame.filter(pl.col("ts") < until)
+    return frame
+
+
+def read_exchanges(
+    case: Case, *, since: datetime | None = None, until: datetime | None = None
+) -> pl.DataFrame:
+    return scan_exchanges(case, since=since, until=until).collect()
