@@ -184,8 +184,12 @@ class _EdgeHandler(Handler):
         response, result, detailed = self._respond(body, request_id, faults)
         response = self._with_edge_headers(response, request_id, result)
         ttfb = time.perf_counter() - clock
-        sent = self.send(response)
-        self._log(started, time.perf_counter() - clock, ttfb, request_id, response, sent, result, detailed)
+        self.send(
+            response,
+            before_write=lambda sent: self._log(
+                started, time.perf_counter() - clock, ttfb, request_id, response, sent, result, detailed
+            ),
+        )
 
     def _respond(self, body: bytes, request_id: str, faults: Faults) -> tuple[Response, str, str]:
         server, pop = self.server, self.server.spec.pop

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -25,7 +26,9 @@ class LoopbackServer(ThreadingHTTPServer):
         return self.server_address[1]
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self.serve_forever, name=f"edgesim-{self.server_address}")
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.05}, name=f"edgesim-{self.server_address}"
+        )
         self._thread.daemon = True
         self._thread.start()
 
@@ -69,16 +72,24 @@ class Handler(BaseHTTPRequestHandler):
             + int(self.headers.get("Content-Length") or 0)
         )
 
-    def send(self, response: Response) -> int:
-        """Send `response` (no body for HEAD); returns the bytes written, headers included."""
+    def send(self, response: Response, *, before_write: Callable[[int], None] | None = None) -> int:
+        """
+        Send `response` (no body for HEAD); returns the bytes written, headers included.
+
+        `before_write(total_bytes)` runs once the response is complete but before the client can
+        read it, which is where a server writes its access log line: a client that has its answer
+        can then always find it in the log.
+        """
         body = b"" if self.command == "HEAD" or response.status == 304 else response.body
         self.send_response(response.status)
         for name, value in response.headers.items():
             if name.lower() != "content-length":
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body) if self.command == "HEAD" else len(body)))
-        header_bytes = sum(len(line) for line in self._headers_buffer) + 2
+        total = sum(len(line) for line in self._headers_buffer) + 2 + len(body)
+        if before_write is not None:
+            before_write(total)
         self.end_headers()
         if body:
             self.wfile.write(body)
-        return header_bytes + len(body)
+        return total

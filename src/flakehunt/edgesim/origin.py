@@ -69,7 +69,9 @@ class _OriginHandler(Handler):
             response = render(self.path_only, release=release, country=country, faults=faults)
         if self.command == "POST" and response.status == 200 and self.path_only != "/pixel.gif":
             response = Response(405, {"Content-Type": "text/plain", "Cache-Control": "no-store"}, b"")
-        self.send(response)
+        self.send(response, before_write=lambda _sent: self._log(response))
+
+    def _log(self, response: Response) -> None:
         self.server.log.write(
             nginx_line(
                 remote_addr=self.client_address[0],

@@ -1,0 +1,71 @@
+"""Shared fixtures: the corpus, a fresh case home, golden files, a running simulated CDN."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from flakehunt.edgesim import SimWorld
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO.parent / "shared" / "corpus"
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", help="rewrite tests/golden/")
+
+
+@pytest.fixture
+def corpus() -> Path:
+    """The third-party samples in ../shared/corpus (read in place; not all may be copied)."""
+    if not CORPUS.is_dir():
+        pytest.skip(f"the shared corpus is not at {CORPUS} (CI always has it)")
+    return CORPUS
+
+
+@pytest.fixture
+def case_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh FLAKEHUNT_HOME, so cases never land in the real working folder."""
+    home = tmp_path / "flakehunt-home"
+    monkeypatch.setenv("FLAKEHUNT_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest) -> SimpleNamespace:
+    def check(name: str, actual: str) -> None:
+        path = GOLDEN / name
+        if request.config.getoption("--update-golden"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(actual)
+        assert path.exists(), f"{name} missing; rerun with --update-golden and review it"
+        assert actual == path.read_text(), f"{name} changed; rerun with --update-golden, review the diff"
+
+    return SimpleNamespace(check=check)
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[callable]:
+    """Start simulated CDN worlds: `world = sim("stale-edge", edges=3)`; all stopped afterwards."""
+    worlds: list[SimWorld] = []
+
+    def start(preset: str = "no-fault", **options: object) -> SimWorld:
+        options.setdefault("logs_dir", tmp_path / f"sim-{len(worlds)}")
+        options.setdefault("seed", 7)
+        world = SimWorld(preset=preset, **options)
+        world.start()
+        worlds.append(world)
+        return world
+
+    yield start
+    for world in worlds:
+        world.stop()
+
+
+def running_as_root() -> bool:
+    return os.geteuid() == 0
