@@ -14,9 +14,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
+
+try:  # Typer >= 0.22 vendors Click; older releases use the click package itself
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover
+    from click import exceptions as click_exceptions
 
 from flakehunt.console import err, out
 from flakehunt.errors import ExitCode, FlakehuntError, NotImplementedYetError
@@ -30,18 +34,18 @@ class _OneLineErrors(TyperGroup):
             result = super().main(
                 args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False, **extra
             )
-        except click.exceptions.NoArgsIsHelpError as exc:
-            click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+        except click_exceptions.NoArgsIsHelpError as exc:
+            typer.echo(exc.ctx.get_help() if exc.ctx else str(exc))
             sys.exit(ExitCode.OK)
-        except click.UsageError as exc:
+        except click_exceptions.UsageError as exc:
             hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
-            click.echo(f"flakehunt: error: {exc.format_message()}{hint}", err=True)
+            typer.echo(f"flakehunt: error: {exc.format_message()}{hint}", err=True)
             sys.exit(ExitCode.BAD_INPUT)
-        except click.ClickException as exc:  # e.g. a file option that does not exist
-            click.echo(f"flakehunt: error: {exc.format_message()}", err=True)
+        except click_exceptions.ClickException as exc:  # e.g. a file option that does not exist
+            typer.echo(f"flakehunt: error: {exc.format_message()}", err=True)
             sys.exit(ExitCode.BAD_INPUT)
-        except click.Abort:
-            click.echo("flakehunt: interrupted", err=True)
+        except (click_exceptions.Abort, typer.Abort):
+            typer.echo("flakehunt: interrupted", err=True)
             sys.exit(ExitCode.INTERRUPTED)
         sys.exit(result if isinstance(result, int) else ExitCode.OK)
 

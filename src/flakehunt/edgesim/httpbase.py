@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +21,11 @@ class LoopbackServer(ThreadingHTTPServer):
             raise ValueError(f"edgesim binds loopback addresses only, not {address[0]!r}")
         super().__init__(address, handler)
         self._thread: threading.Thread | None = None
+
+    def handle_error(self, request: object, client_address: tuple[str, int]) -> None:
+        # A browser that closes the page mid-response is normal traffic, not a server error.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
     @property
     def port(self) -> int:
