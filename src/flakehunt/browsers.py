@@ -187,6 +187,8 @@ async def launch_browser(
     MissingEnvironmentError
         No browser of that engine is installed, or it fails to start.
     """
+    from playwright.async_api import Error as PlaywrightError
+
     engine = Engine(engine)
     executable = executable or require_browser(engine)
     try:
@@ -202,9 +204,7 @@ async def launch_browser(
             headless=headless,
             firefox_user_prefs=firefox_prefs(pin_hosts=pin_hosts),
         )
-    except Exception as exc:  # Playwright raises its own Error for a browser that will not start
-        if type(exc).__name__ not in {"Error", "TimeoutError"}:
-            raise
+    except PlaywrightError as exc:  # also TimeoutError and TargetClosedError, its subclasses
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise MissingEnvironmentError(
             f"{engine.value} at {executable.path} did not start: {first_line}; run 'flakehunt doctor'"

@@ -32,7 +32,7 @@ class _OneLineErrors(TyperGroup):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
         try:
             result = super().main(
-                args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False, **extra
+                args=args, prog_name="flakehunt", complete_var=complete_var, standalone_mode=False, **extra
             )
         except click_exceptions.NoArgsIsHelpError as exc:
             typer.echo(exc.ctx.get_help() if exc.ctx else str(exc))
@@ -226,7 +226,7 @@ def sim(
 
     if list_presets:
         for name, preset_def in PRESETS.items():
-            out.print(f"{name}\t{preset_def.description}")
+            typer.echo(f"{name}\t{preset_def.description}")
         return
     with user_errors():
         serve_forever(preset=preset, edges=edges, port=port, logs_dir=logs, announce=_announce)

@@ -17,6 +17,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from flakehunt.aio import run_interruptible
 from flakehunt.browsers import Engine, launch_browser, require_browser
 from flakehunt.edgesim import SimWorld
 
@@ -105,7 +106,7 @@ def run_demo(
     with SimWorld(preset=preset, edges=edges) as world:
         if on_progress:
             on_progress(f"simulated CDN up: {len(world.specs)} edges at {world.site_url}")
-        visits = asyncio.run(_visit_all(world, executables, on_progress))
+        visits = run_interruptible(_visit_all(world, executables, on_progress))
         return DemoResult(world.site_url, list(world.faults.stale_edges), visits)
 
 
