@@ -111,9 +111,7 @@ def runs_needed(rate: float = 0.05, *, confidence: float = 0.95) -> int:
     return math.ceil(math.log(1 - confidence) / math.log(1 - rate) - 1e-12)
 
 
-def association_p_values(
-    failures, support, total_failures, total
-) -> tuple[np.ndarray, np.ndarray]:
+def association_p_values(failures, support, total_failures, total) -> tuple[np.ndarray, np.ndarray]:
     """
     One-sided p-values that a group fails more often than the rest, for many groups at once.
 
@@ -160,8 +158,9 @@ def association_p_values(
         a_, n1_, k_, n_ = a[big], n1[big], k[big], n[big]
         n2_ = n_ - n1_
         e = n1_ * k_ / n_
-        # Signed root of Yates' chi-square: (|O - E| - 1/2) / sd with sd from the margins.
-        var = n1_ * n2_ * k_ * (n_ - k_) / (n_ * n_ * (n_ - 1))
+        # Signed root of Pearson's chi-square with Yates' correction: (|O - E| - 1/2) / sd, the
+        # sd from the margins, so z**2 is scipy.stats.chi2_contingency(correction=True)'s statistic.
+        var = n1_ * n2_ * k_ * (n_ - k_) / n_**3
         d = a_ - e
         z = np.sign(d) * np.maximum(np.abs(d) - 0.5, 0.0) / np.sqrt(var)
         p[big] = stats.norm.sf(z)
