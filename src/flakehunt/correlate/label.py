@@ -30,7 +30,8 @@ LABEL = "failed"
 SESSION = "session"
 # Viewer-facing sources first: an origin log sees only cache misses.
 SOURCE_PREFERENCE = ("cdn", "har", "origin")
-ASSET_ATTRIBUTES = ("edge_pop", "cache_status", "content_length", "etag")
+ASSET_ATTRIBUTES = ("edge_pop", "cache_status", "content_length", "etag")  # categorical
+ASSET_TIMING = "time_taken_ms"  # numeric: how long the asset took
 _ASSET_PATH = re.compile(r"\.(js|mjs|css)$")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
@@ -178,8 +179,8 @@ def with_session_attributes(
     observations: pl.LazyFrame, exchanges: pl.LazyFrame, paths: list[str]
 ) -> pl.LazyFrame:
     """
-    Attach, per observation, what its session last received for each asset path before (or
-    nearest to) the observation: edge, cache status, content length, ETag.
+    Attach, per observation, what its session received for each asset path nearest in time to
+    the observation: edge, cache status, content length, ETag, and how long it took.
     """
     sessions = with_session(exchanges).filter(pl.col("ts").is_not_null())
     if SESSION not in observations.collect_schema().names():
@@ -191,6 +192,7 @@ def with_session_attributes(
                 SESSION,
                 pl.col("ts").alias("_asset_ts"),
                 *[pl.col(a).cast(pl.String).alias(asset_column(path, a)) for a in ASSET_ATTRIBUTES],
+                pl.col(ASSET_TIMING).alias(asset_column(path, ASSET_TIMING)),
             )
             .sort("_asset_ts")
         )
