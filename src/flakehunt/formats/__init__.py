@@ -1,0 +1,5 @@
+"""Log format definitions: TOML data files beside `loader.py`, which reads and checks them."""
+
+from flakehunt.formats.loader import Format, FormatDefinitionError, load_format_file, load_formats
+
+__all__ = ["Format", "FormatDefinitionError", "load_format_file", "load_formats"]
