@@ -257,3 +257,43 @@ def _field_map(vendor: str, spec: Any, vocab: dict[str, dict[str, str]], fail) -
         vocab=spec.get("vocab"),
         keep=bool(spec.get("keep", bool(spec.get("vocab")))),
     )
+
+
+@dataclass
+class FormatListing:
+    """What `flakehunt formats` shows: each format, where it came from, the columns it fills."""
+
+    formats: list[Format]
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": f.name,
+                "title": f.title,
+                "file_type": f.file_type,
+                "source": f.source,
+                "url": f.url,
+                "origin": f.origin,
+                "provides": f.provides(),
+            }
+            for f in self.formats
+        ]
+
+    def __rich__(self):
+        from rich.table import Table
+
+        table = Table(box=None, pad_edge=False, header_style="fh.key")
+        table.add_column("format")
+        table.add_column("source")
+        table.add_column("title")
+        table.add_column("provides")
+        for f in self.formats:
+            origin = "" if f.origin == "built-in" else f" [fh.dim]({f.origin})[/]"
+            table.add_row(f.name + origin, f.source, f.title, ", ".join(f.provides()))
+        return table
+
+
+def describe_formats(*, extra_dir: Path | None = None) -> FormatListing:
+    """The formats `load_formats` finds, sorted by name."""
+    formats = load_formats(extra_dir=extra_dir)
+    return FormatListing([formats[name] for name in sorted(formats)])

@@ -262,7 +262,7 @@ def _time_reason(fmt: Format, present: set[str]) -> pl.Expr:
 
 
 def _vendor(fmt: Format, present: set[str]) -> pl.Expr:
-    mapped = {m.vendor for m in fmt.fields if not m.keep}
+    mapped = {m.vendor for m in fmt.fields if not m.keep} | set(fmt.timestamp.fields)  # the time is in `ts`
     keys = sorted(n for n in present if n not in mapped and not n.startswith("__"))
     if not keys:
         return pl.lit([], dtype=VENDOR_TYPE)
