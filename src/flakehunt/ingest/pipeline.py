@@ -496,3 +496,12 @@ class _PartWriter:
         finally:
             for tmp in self.tmps.values():
                 tmp.unlink(missing_ok=True)
+
+
+def scan_rejects(case: Case) -> pl.LazyFrame:
+    """Lazily scan the lines ingest could not read: file, line, format, reason, text."""
+    return store.scan_dataset(case, REJECTS, REJECT_SCHEMA)
+
+
+def read_rejects(case: Case) -> pl.DataFrame:
+    return scan_rejects(case).collect()
