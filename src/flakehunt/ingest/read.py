@@ -73,7 +73,7 @@ def read_head(path: Path, limit: int = 256 * 1024) -> bytes:
     out = bytearray()
     try:
         while len(out) < limit:
-            block = stream.read(limit - len(out))
+            block = getattr(stream, "read1", stream.read)(min(64 * 1024, limit - len(out)))
             if not block:
                 break
             out += block
@@ -92,7 +92,7 @@ def iter_chunks(path: Path, *, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk
     """
     Yield the file's lines in chunks of about `chunk_bytes`, numbered from 1.
 
-    Raises TruncatedInputError after the last complete chunk when the compressed stream ends early.
+    Raises TruncatedInputError after the last complete lines when the compressed stream ends early.
     """
     stream, raw = open_decompressed(path)
     line_no = 1
@@ -100,26 +100,16 @@ def iter_chunks(path: Path, *, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk
     first = True
     try:
         while True:
-            try:
-                block = stream.read(chunk_bytes)
-            except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-                if pending:
-                    yield _chunk(pending, line_no, raw)
-                raise TruncatedInputError(str(exc) or "compressed stream ends early") from None
-            except OSError as exc:
-                raise FlakehuntError(f"cannot read {str(path)!r}: {exc}") from None
-            except Exception as exc:
-                if type(exc).__name__ != "ZstdError":
-                    raise
-                if pending:
-                    yield _chunk(pending, line_no, raw)
-                raise TruncatedInputError(str(exc)) from None
+            block, broken = _read_block(stream, chunk_bytes, path)
             if first and block.startswith(b"\xef\xbb\xbf"):
                 block = block[3:]
             first = False
-            if not block:
-                if pending:
-                    yield _chunk(pending, line_no, raw)
+            if not block or broken:
+                data = pending + block
+                if data:
+                    yield _chunk(data, line_no, raw)
+                if broken:
+                    raise TruncatedInputError(broken)
                 return
             data = pending + block
             cut = data.rfind(b"\n")
@@ -133,6 +123,27 @@ def iter_chunks(path: Path, *, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk
     finally:
         stream.close()
         raw.close()
+
+
+def _read_block(stream: BinaryIO, size: int, path: Path) -> tuple[bytes, str]:
+    """Up to `size` bytes, read in pieces so a broken stream still gives what came before."""
+    out = bytearray()
+    read = getattr(stream, "read1", stream.read)  # read1: what a broken stream decoded so far is not lost
+    while len(out) < size:
+        try:
+            piece = read(min(1024 * 1024, size - len(out)))
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            return bytes(out), str(exc) or "compressed stream ends early"
+        except OSError as exc:
+            raise FlakehuntError(f"cannot read {str(path)!r}: {exc}") from None
+        except Exception as exc:
+            if type(exc).__name__ != "ZstdError":
+                raise
+            return bytes(out), str(exc)
+        if not piece:
+            break
+        out += piece
+    return bytes(out), ""
 
 
 def _chunk(data: bytes, first_line: int, raw: BinaryIO) -> Chunk:
