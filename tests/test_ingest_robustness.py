@@ -86,11 +86,12 @@ def test_header_only_cloudfront_file(tmp_path, case_dir):
     assert (result.lines, result.kept, result.skipped, result.rejected) == (2, 0, 2, 0)
 
 
-def test_header_only_file_without_format_is_unknown(tmp_path, case_dir):
+def test_header_only_file_without_format_adds_nothing(tmp_path, case_dir):
     path = tmp_path / "header.log"
     path.write_text("#Version: 1.0\n#Fields: date time\n")
-    with pytest.raises(FlakehuntError, match="no known format matches"):
-        ingest(path)
+    _, summary = ingest(path)
+    (result,) = summary.files
+    assert (result.format, result.lines, result.kept, result.skipped) == (None, 2, 0, 2)
 
 
 def test_mixed_formats_in_one_folder(tmp_path, case_dir):

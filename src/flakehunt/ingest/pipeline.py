@@ -298,6 +298,11 @@ def _ingest_file(path, label, *, case, formats, forced, variant, window, on_prog
         return _ingest_records(document, path, label, case=case, formats=formats, forced=forced,
                                part_id=part_id, window=window, geoip_dir=geoip_dir, notes=notes)
     sniff = _sniff_lines(head)
+    if forced is None and len(head) < 256 * 1024 and _only_comments(sniff):
+        # e.g. a CloudFront log of an hour without requests: a header and nothing else
+        with _PartWriter(case, part_id) as writer:
+            writer.exchanges(conform(pl.DataFrame(schema=EXCHANGE_SCHEMA)))
+        return FileResult(label, None, lines=sniff.height, skipped=sniff.height)
     fmt = forced or detect_format(sniff, formats, label=label)
     result = FileResult(label, fmt.name)
     state = FileState()
@@ -360,6 +365,11 @@ def _enrich(frame: pl.DataFrame, geoip_dir: Path | None, notes: set[str]) -> pl.
     enriched, messages = enrich_exchanges(frame, geoip_dir=geoip_dir)
     notes.update(messages)
     return conform(enriched)
+
+
+def _only_comments(lines: pl.DataFrame) -> bool:
+    text = lines[TEXT].str.strip_chars()
+    return bool(((text.str.len_bytes() == 0) | text.str.starts_with("#")).all())
 
 
 def _sniff_lines(head: bytes) -> pl.DataFrame:
