@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,6 +13,7 @@ from flakehunt.edgesim import SimWorld
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus"
 GOLDEN = Path(__file__).parent / "golden"
+FIXTURES = REPO / "fixtures"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -34,6 +34,15 @@ def case_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "flakehunt-home"
     monkeypatch.setenv("FLAKEHUNT_HOME", str(home))
     return home
+
+
+@pytest.fixture
+def case_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty FLAKEHUNT_HOME and no user formats; returns the folder cases are created in."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("FLAKEHUNT_HOME", str(home))
+    monkeypatch.setenv("FLAKEHUNT_FORMATS_DIR", str(tmp_path / "no-user-formats"))
+    return home / "cases"
 
 
 @pytest.fixture
@@ -65,7 +74,3 @@ def sim(tmp_path: Path) -> Iterator[callable]:
     yield start
     for world in worlds:
         world.stop()
-
-
-def running_as_root() -> bool:
-    return os.geteuid() == 0

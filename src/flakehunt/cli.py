@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -126,20 +127,67 @@ def probe(
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Log or HAR files, folders or globs.")],
+    paths: Annotated[list[str], typer.Argument(help="Log or HAR files, folders, globs, or - for stdin.")],
     case: CaseOption,
     format_name: Annotated[
         str | None, typer.Option("--format", help="Skip detection; see 'flakehunt formats'.")
     ] = None,
+    since: Annotated[datetime | None, typer.Option(help="Keep exchanges from this UTC time on.")] = None,
+    until: Annotated[datetime | None, typer.Option(help="Keep exchanges before this UTC time.")] = None,
+    host: Annotated[str | None, typer.Option(help="Keep only exchanges for this Host.")] = None,
+    nginx_format: Annotated[
+        str | None, typer.Option("--nginx-format", help="An nginx log_format string to build the parser from.")
+    ] = None,
+    fields: Annotated[
+        str | None, typer.Option(help="Field names in order, for W3C/TSV files without #Fields.")
+    ] = None,
+    mapping: Annotated[str | None, typer.Option("--map", help="column=key,... for JSON lines.")] = None,
+    geoip_dir: Annotated[Path | None, typer.Option(help="Folder with MaxMind .mmdb files.")] = None,
+    output: Annotated[str, typer.Option(help="text or json.")] = "text",
 ) -> None:
     """Parse and normalize logs or HAR files into a case."""
-    _not_yet("ingest", 3)
+    from flakehunt.case import open_case
+    from flakehunt.ingest import ingest_paths
+
+    with user_errors():
+        summary = ingest_paths(
+            paths, case=open_case(case), format_name=format_name, since=since, until=until, host=host,
+            nginx_format=nginx_format, fields=fields, mapping=mapping, geoip_dir=geoip_dir,
+            on_progress=_progress() if output == "text" else None,
+        )
+    if output == "json":
+        print_json(summary.to_dict())
+    else:
+        out.print(summary)
+
+
+def _progress():
+    """A transient progress line on stderr for big files; silent when stderr is not a terminal."""
+    if not err.is_terminal:
+        return None
+    state: dict[str, int] = {}
+
+    def show(label: str, done: int, total: int) -> None:
+        if total > 16 * 1024 * 1024 and state.get(label, -1) != done * 20 // max(total, 1):
+            state[label] = done * 20 // max(total, 1)
+            err.print(f"{label}: {done * 100 // max(total, 1)}%", style="fh.dim", end="\r")
+
+    return show
 
 
 @app.command()
-def formats() -> None:
+def formats(
+    output: Annotated[str, typer.Option(help="text or json.")] = "text",
+) -> None:
     """The log formats flakehunt reads, with the fields each provides."""
-    _not_yet("formats", 3)
+    from flakehunt.formats import describe_formats
+
+    with user_errors():
+        listing = describe_formats()
+    if output == "json":
+        print_json(listing.to_dict())
+    else:
+        out.print(listing)
 
 
 @app.command()

@@ -1,0 +1,5 @@
+"""Ingest: read CDN, server and HAR logs into a case's normalized `exchanges` dataset."""
+
+from flakehunt.ingest.pipeline import FileResult, IngestSummary, ingest_paths, read_rejects, scan_rejects
+
+__all__ = ["FileResult", "IngestSummary", "ingest_paths", "read_rejects", "scan_rejects"]

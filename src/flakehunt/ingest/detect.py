@@ -1,0 +1,100 @@
+"""
+Which format is this file? Sniff its first lines and let every format try them.
+
+The order formats are tried in comes from their own samples, as in lnav: a format that parses
+another format's samples is more generic, so it comes later and only wins on a better score.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+
+import polars as pl
+
+from flakehunt.errors import FlakehuntError
+from flakehunt.formats.loader import Format
+from flakehunt.ingest.parse import TEXT, FileState, parse_chunk
+from flakehunt.ingest.read import lines_from_text
+
+SNIFF_LINES = 64
+_ORDER_CACHE: dict[tuple, list[str]] = {}
+
+
+def parse_lines(fmt: Format, lines: pl.DataFrame, state: FileState | None = None, *, file_label: str = "<sample>"):
+    """Parse and normalize `lines`: (exchanges, rejects, skipped)."""
+    from flakehunt.ingest.normalize import normalize
+
+    parsed = parse_chunk(fmt, lines, state or FileState())
+    exchanges, bad_time = normalize(fmt, parsed.rows, file_label=file_label)
+    return exchanges, pl.concat([parsed.rejects, bad_time], how="vertical_relaxed"), parsed.skipped
+
+
+def parse_sample_text(fmt: Format, header: str, line: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    text = f"{header}\n{line}" if header else line
+    exchanges, rejects, _ = parse_lines(fmt, lines_from_text(text))
+    return exchanges, rejects
+
+
+def detection_order(formats: Mapping[str, Format]) -> list[str]:
+    """Format names, specific first: fewer other formats' samples parsed means more specific."""
+    key = tuple(sorted((f.name, f.origin, len(f.samples)) for f in formats.values()))
+    if key in _ORDER_CACHE:
+        return _ORDER_CACHE[key]
+    covers: dict[str, int] = {}
+    for name, fmt in formats.items():
+        count = 0
+        for other_name, other in formats.items():
+            if other_name == name:
+                continue
+            if all(_parses(fmt, sample.header, sample.line) for sample in other.samples):
+                count += 1
+        covers[name] = count
+    order = sorted(formats, key=lambda n: (covers[n], n))
+    _ORDER_CACHE[key] = order
+    return order
+
+
+def _parses(fmt: Format, header: str, line: str) -> bool:
+    exchanges, _ = parse_sample_text(fmt, header, line)
+    return exchanges.height == 1
+
+
+def score(fmt: Format, lines: pl.DataFrame) -> float:
+    """Share of the non-blank, non-comment lines `fmt` turns into exchanges."""
+    exchanges, rejects, _ = parse_lines(fmt, lines)
+    tried = exchanges.height + rejects.height
+    return exchanges.height / tried if tried else 0.0
+
+
+def detect_format(lines: pl.DataFrame, formats: Mapping[str, Format], *, label: str) -> Format:
+    """
+    The format that parses most of `lines`; ties go to the more specific format.
+
+    Raises
+    ------
+    FlakehuntError
+        No format parses any line: names the closest formats by likeness to their samples.
+    """
+    best, best_score = None, 0.0
+    for name in detection_order(formats):
+        value = score(formats[name], lines)
+        if value > best_score:
+            best, best_score = formats[name], value
+        if best_score == 1.0:
+            break
+    if best is not None:
+        return best
+    first = next((t for t in lines[TEXT] if t.strip()), "")
+    closest = closest_formats(first, formats)
+    raise FlakehuntError(
+        f"no known format matches {label!r} (first line: {first[:80]!r}); "
+        f"closest: {', '.join(closest)}; pass --format, see 'flakehunt formats'"
+    )
+
+
+def closest_formats(line: str, formats: Mapping[str, Format], n: int = 3) -> list[str]:
+    def likeness(fmt: Format) -> float:
+        return max(difflib.SequenceMatcher(None, line[:300], s.line[:300]).quick_ratio() for s in fmt.samples)
+
+    return sorted(formats, key=lambda name: (-likeness(formats[name]), name))[:n]

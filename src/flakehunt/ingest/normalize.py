@@ -1,0 +1,270 @@
+"""
+Vendor fields to the normalized model (DESIGN.md): UTC microseconds, one cache vocabulary,
+path and query apart, provenance on every row, and every unmapped vendor field in `vendor`.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote
+
+import polars as pl
+
+from flakehunt.formats.loader import FieldMap, Format
+from flakehunt.ingest.parse import LINE, TEXT
+from flakehunt.schema import EXCHANGE_SCHEMA, VENDOR_TYPE, conform
+
+_INTS = {"status": pl.Int16, "bytes_sent": pl.Int64, "content_length": pl.Int64, "age": pl.Int32, "asn": pl.Int64}
+_FLOATS = {"time_taken_ms", "ttfb_ms", "pop_lat", "pop_lon"}
+_REQUEST = r"^(?P<method>[A-Za-z]+) (?P<target>\S+)(?: (?P<protocol>\S+))?$"
+_TARGET = r"^(?P<path>[^?]*)(?:\?(?P<query>.*))?$"
+_URL = (
+    r"^(?:(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<host>\[[^\]]*\]|[^/?#:]*)(?::\d+)?)?"
+    r"(?P<path>[^?#]*)(?:\?(?P<query>[^#]*))?"
+)
+_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
+def normalize(fmt: Format, rows: pl.DataFrame, *, file_label: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """
+    Turn vendor-field rows (`__line` + vendor columns) into EXCHANGE_SCHEMA rows.
+
+    Returns the exchanges and the rows whose time could not be read (`__line`, reason, `__text`
+    is left null: the caller knows the text).
+    """
+    present = set(rows.columns) - {LINE}
+    rows = _decode_percent(fmt, rows, present)
+    rows = rows.with_columns(_timestamp(fmt, present).alias("__ts"))
+    bad_time = rows.filter(pl.col("__ts").is_null())
+    rejects = bad_time.select(LINE, _time_reason(fmt, present).alias("reason"), pl.lit(None, pl.String).alias(TEXT))
+    rows = rows.filter(pl.col("__ts").is_not_null())
+
+    targets: dict[str, list[pl.Expr]] = {}
+    for mapping in fmt.fields:
+        if mapping.vendor in present:
+            targets.setdefault(mapping.to, []).append(_value(fmt, mapping))
+    columns = {name: pl.coalesce(exprs) for name, exprs in targets.items()}
+    frame = rows.with_columns(
+        [expr.alias(f"__t_{name}") for name, expr in columns.items()]
+        + [_vendor(fmt, present).alias("vendor")]
+    )
+    frame = _composites(frame, set(columns))
+    out = frame.select(
+        pl.col("__ts").alias("ts"),
+        pl.lit(fmt.source).alias("source"),
+        pl.lit(fmt.name).alias("format"),
+        *[_column(name, name in columns or name in _composite_outputs(set(columns))) for name in _NORMAL],
+        pl.lit(file_label).alias("file"),
+        pl.col(LINE).alias("line"),
+        pl.col("vendor"),
+    )
+    return conform(out), rejects
+
+
+_NORMAL = [n for n in EXCHANGE_SCHEMA if n not in {"ts", "source", "format", "file", "line", "vendor"}]
+
+
+def _composite_outputs(mapped: set[str]) -> set[str]:
+    out: set[str] = set()
+    if "request" in mapped:
+        out |= {"method", "path", "query"}
+    if "target" in mapped:
+        out |= {"path", "query"}
+    if "url" in mapped:
+        out |= {"scheme", "host", "path", "query"}
+    return out
+
+
+def _composites(frame: pl.DataFrame, mapped: set[str]) -> pl.DataFrame:
+    """Split request lines, targets and URLs, filling only what a direct mapping left empty."""
+    parts: dict[str, list[pl.Expr]] = {}
+    if "request" in mapped:
+        req = pl.col("__t_request").str.extract_groups(_REQUEST)
+        parts.setdefault("method", []).append(req.struct.field("method"))
+        target = req.struct.field("target").str.extract_groups(_TARGET)
+        parts.setdefault("path", []).append(target.struct.field("path"))
+        parts.setdefault("query", []).append(target.struct.field("query"))
+    if "target" in mapped:
+        target = pl.col("__t_target").str.extract_groups(_TARGET)
+        parts.setdefault("path", []).append(target.struct.field("path"))
+        parts.setdefault("query", []).append(target.struct.field("query"))
+    if "url" in mapped:
+        url = pl.col("__t_url").str.extract_groups(_URL)
+        for name in ("scheme", "host", "path", "query"):
+            parts.setdefault(name, []).append(url.struct.field(name))
+    updates = []
+    for name, exprs in parts.items():
+        direct = [pl.col(f"__t_{name}")] if name in mapped else []
+        updates.append(pl.coalesce([*direct, *exprs]).alias(f"__t_{name}"))
+    return frame.with_columns(updates) if updates else frame
+
+
+def _column(name: str, filled: bool) -> pl.Expr:
+    dtype = EXCHANGE_SCHEMA[name]
+    if not filled:
+        return pl.lit(None, dtype).alias(name)
+    value = pl.col(f"__t_{name}")
+    if name in _INTS:
+        as_int = value.cast(pl.Int64, strict=False)
+        as_float = value.cast(pl.Float64, strict=False).round(0).cast(pl.Int64, strict=False)
+        value = pl.coalesce(as_int, as_float)
+        low, high = {pl.Int16: (-(2**15), 2**15 - 1), pl.Int32: (-(2**31), 2**31 - 1)}.get(
+            _INTS[name], (None, None)
+        )
+        if low is not None:
+            value = pl.when(value.is_between(low, high)).then(value)
+        return value.cast(_INTS[name]).alias(name)
+    if name in _FLOATS:
+        return value.cast(pl.Float64, strict=False).alias(name)
+    value = value.cast(pl.String)
+    value = pl.when(value.str.len_bytes() > 0).then(value)
+    if name == "client_ip":
+        value = _client_ip(value)
+    elif name == "edge_pop":
+        value = value.str.to_uppercase()
+    elif name == "scheme":
+        value = value.str.to_lowercase()
+    elif name == "path":
+        value = pl.when(value.str.starts_with("/") | value.str.starts_with("*") | value.str.contains("://")).then(
+            value
+        ).otherwise(pl.lit("/") + value)
+    elif name == "host":
+        value = value.str.replace(r":\d+$", "").str.to_lowercase()
+    return value.alias(name)
+
+
+def _client_ip(value: pl.Expr) -> pl.Expr:
+    """First address of an X-Forwarded-For chain, without quotes, brackets or an IPv4 port."""
+    first = value.str.strip_chars('" ').str.extract(r"^([^,\s]+)", 1)
+    bracketed = first.str.extract(r"^\[([^\]]+)\](?::\d+)?$", 1)
+    v4_port = first.str.extract(r"^(\d+\.\d+\.\d+\.\d+):\d+$", 1)
+    return pl.coalesce(bracketed, v4_port, first)
+
+
+def _value(fmt: Format, mapping: FieldMap) -> pl.Expr:
+    value = pl.col(_decoded_name(mapping) if mapping.decode else mapping.vendor)
+    if mapping.extract:
+        value = value.str.extract(mapping.extract, 1)
+    if mapping.vocab:
+        table = fmt.vocab[mapping.vocab]
+        value = pl.when(value.is_not_null()).then(
+            value.replace_strict(list(table), list(table.values()), default="other", return_dtype=pl.String)
+        )
+    if mapping.scale is not None:
+        value = value.cast(pl.Float64, strict=False) * mapping.scale
+    return value.cast(pl.String) if mapping.scale is None else value.cast(pl.String)
+
+
+def _decoded_name(mapping: FieldMap) -> str:
+    return f"__dec_{mapping.vendor}"
+
+
+def _decode_percent(fmt: Format, rows: pl.DataFrame, present: set[str]) -> pl.DataFrame:
+    """%-decode each distinct value once (user agents repeat), as a lookup, not a loop per line."""
+    added = []
+    for mapping in fmt.fields:
+        if not mapping.decode or mapping.vendor not in present:
+            continue
+        column = rows[mapping.vendor]
+        distinct = column.filter(column.str.contains("%", literal=True)).unique()
+        if distinct.len() == 0:
+            added.append(column.alias(_decoded_name(mapping)))
+            continue
+        times = 2 if mapping.decode == "percent2" else 1
+        decoded = [_unquote(v, times) for v in distinct.to_list()]
+        added.append(
+            column.replace(distinct, pl.Series(decoded, dtype=pl.String)).alias(_decoded_name(mapping))
+        )
+    return rows.with_columns(added) if added else rows
+
+
+def _unquote(value: str, times: int) -> str:
+    for _ in range(times):
+        if not _ESCAPE.search(value):
+            break
+        value = unquote(value, errors="replace")
+    return value
+
+
+# -- time ---------------------------------------------------------------------------------------------
+
+
+def _timestamp(fmt: Format, present: set[str]) -> pl.Expr:
+    spec = fmt.timestamp
+    candidates = []
+    groups = [spec.fields] + [(alt,) for alt in spec.alternatives]
+    for group in groups:
+        if not all(name in present for name in group):
+            continue
+        text = pl.col(group[0]) if len(group) == 1 else pl.concat_str([pl.col(n) for n in group], separator=spec.join)
+        candidates.append(parse_time(text, spec.parse))
+    if not candidates:
+        return pl.lit(None, pl.Datetime("us", "UTC"))
+    return pl.coalesce(candidates)
+
+
+def parse_time(text: pl.Expr, how: str) -> pl.Expr:
+    """
+    Parse times to UTC microseconds: `rfc3339`, `epoch` (s, ms, us or ns by magnitude),
+    `epoch_or_rfc3339`, or a strftime pattern (UTC unless it has %z).
+
+    >>> pl.select(parse_time(pl.lit("2021-12-15T03:10:11.6479719Z"), "rfc3339")).item()
+    datetime.datetime(2021, 12, 15, 3, 10, 11, 647971, tzinfo=zoneinfo.ZoneInfo(key='UTC'))
+    """
+    text = text.cast(pl.String).str.strip_chars()
+    if how == "rfc3339":
+        return _rfc3339(text)
+    if how == "epoch":
+        return _epoch(text)
+    if how == "epoch_or_rfc3339":
+        return pl.coalesce(_epoch(text), _rfc3339(text))
+    parsed = text.str.to_datetime(how, strict=False, time_unit="us", exact=True)
+    if "%z" in how or "%:z" in how:
+        return parsed.dt.convert_time_zone("UTC")
+    return parsed.dt.replace_time_zone("UTC")
+
+
+def _rfc3339(text: pl.Expr) -> pl.Expr:
+    iso = text.str.replace(r"[Zz]$", "+00:00").str.replace(r"^(\d{4}-\d{2}-\d{2})[ t]", "${1}T")
+    aware = iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_unit="us").dt.convert_time_zone("UTC")
+    naive = iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us").dt.replace_time_zone("UTC")
+    return pl.coalesce(aware, naive)
+
+
+def _epoch(text: pl.Expr) -> pl.Expr:
+    whole = pl.when(text.str.contains(r"^\d{1,19}$")).then(text).cast(pl.Int64, strict=False)
+    micros_from_int = (
+        pl.when(whole >= 10**17)
+        .then(whole // 1000)
+        .when(whole >= 10**14)
+        .then(whole)
+        .when(whole >= 10**11)
+        .then(whole * 1000)
+        .otherwise(whole * 1_000_000)
+    )
+    fraction = pl.when(text.str.contains(r"^\d{1,12}\.\d+$")).then(text).cast(pl.Float64, strict=False)
+    micros_from_float = (fraction * 1_000_000).round(0).cast(pl.Int64)
+    micros = pl.coalesce(micros_from_int, micros_from_float)
+    return pl.from_epoch(micros, time_unit="us").dt.replace_time_zone("UTC")
+
+
+def _time_reason(fmt: Format, present: set[str]) -> pl.Expr:
+    fields = [n for n in (*fmt.timestamp.fields, *fmt.timestamp.alternatives) if n in present]
+    if not fields:
+        wanted = " + ".join(fmt.timestamp.fields)
+        return pl.lit(f"no time field ({wanted})")
+    first = [n for n in fmt.timestamp.fields if n in present] or fields[:1]
+    shown = pl.concat_str([pl.col(n).fill_null("null") for n in first], separator=fmt.timestamp.join)
+    return pl.format("time {} is not {}", shown, pl.lit(fmt.timestamp.parse))
+
+
+# -- vendor map ------------------------------------------------------------------------------------
+
+
+def _vendor(fmt: Format, present: set[str]) -> pl.Expr:
+    mapped = {m.vendor for m in fmt.fields if not m.keep} | set(fmt.timestamp.fields)  # the time is in `ts`
+    keys = sorted(n for n in present if n not in mapped and not n.startswith("__"))
+    if not keys:
+        return pl.lit([], dtype=VENDOR_TYPE)
+    items = pl.concat_list([pl.struct(pl.lit(k).alias("key"), pl.col(k).alias("value")) for k in keys])
+    return items.list.eval(pl.element().filter(pl.element().struct.field("value").is_not_null()))

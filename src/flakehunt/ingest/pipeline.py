@@ -1,0 +1,517 @@
+"""
+The ingest pipeline: files -> detect -> parse -> normalize -> filter -> enrich -> Parquet parts.
+
+Each input file becomes one part of the case's `exchanges` dataset (and one of `rejects`), named
+by the sha256 of its bytes, written to a temporary file chunk by chunk and renamed at the end:
+memory stays bounded by the chunk size, a crash leaves the dataset as it was, and ingesting the
+same file again finds the part and adds nothing.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from flakehunt import store
+from flakehunt.case import Case, record
+from flakehunt.errors import FlakehuntError
+from flakehunt.formats.loader import Format, load_formats
+from flakehunt.ingest import custom
+from flakehunt.ingest.detect import detect_format
+from flakehunt.ingest.normalize import normalize
+from flakehunt.ingest.parse import LINE, TEXT, FileState, parse_chunk
+from flakehunt.ingest.read import (
+    MAX_LINE_BYTES,
+    TruncatedInputError,
+    file_digest,
+    iter_chunks,
+    lines_from_text,
+    read_head,
+)
+from flakehunt.schema import EXCHANGE_SCHEMA, REJECT_SCHEMA, conform
+
+ProgressFn = Callable[[str, int, int], None]
+REJECTS = "rejects"
+JSON_DOCUMENT_LIMIT = 512 * 1024 * 1024
+
+
+@dataclass
+class FileResult:
+    """What happened to one input file."""
+
+    file: str
+    format: str | None
+    lines: int = 0
+    kept: int = 0
+    rejected: int = 0
+    skipped: int = 0  # blank and comment lines
+    filtered: int = 0  # outside --since/--until/--host
+    status: str = "ingested"  # or "already ingested"
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class IngestSummary:
+    """The result of `ingest_paths`: one FileResult per input, and notes worth saying once."""
+
+    case_id: str
+    files: list[FileResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rows_added(self) -> int:
+        return sum(f.kept for f in self.files if f.status == "ingested")
+
+    @property
+    def rejected(self) -> int:
+        return sum(f.rejected for f in self.files if f.status == "ingested")
+
+    def to_dict(self) -> dict:
+        return {
+            "case": self.case_id,
+            "rows_added": self.rows_added,
+            "rejected": self.rejected,
+            "files": [f.to_dict() for f in self.files],
+            "notes": list(self.notes),
+        }
+
+    def __rich__(self):
+        from rich.console import Group
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(box=None, pad_edge=False, header_style="fh.key")
+        for name, justify in [
+            ("file", "left"),
+            ("format", "left"),
+            ("lines", "right"),
+            ("kept", "right"),
+            ("rejected", "right"),
+            ("status", "left"),
+        ]:
+            table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        for f in self.files:
+            table.add_row(
+                f.file,
+                f.format or "-",
+                f"{f.lines:,}",
+                f"{f.kept:,}",
+                Text(f"{f.rejected:,}", style="fh.error" if f.rejected else ""),
+                Text(f.status, style="fh.dim" if f.status != "ingested" else ""),
+            )
+        added = "nothing new (already ingested)" if not self.rows_added and self.files and all(
+            f.status == "already ingested" for f in self.files
+        ) else f"{self.rows_added:,} rows added to case {self.case_id}, {self.rejected:,} rejected"
+        parts: list = [table, Text(added)]
+        parts += [Text(f"note: {note}", style="fh.dim") for note in self.notes]
+        return Group(*parts)
+
+
+def ingest_paths(
+    paths: Sequence[Path | str],
+    *,
+    case: Case,
+    format_name: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    host: str | None = None,
+    on_progress: ProgressFn | None = None,
+    nginx_format: str | None = None,
+    fields: str | None = None,
+    mapping: str | None = None,
+    geoip_dir: Path | None = None,
+) -> IngestSummary:
+    """
+    Parse, normalize and enrich log or HAR files into `case`'s exchanges dataset.
+
+    Parameters
+    ----------
+    paths
+        Files, folders (read recursively), globs, `.gz`/`.zst` files, or `-` for stdin.
+    case
+        The case to add to.
+    format_name
+        Skip detection and read every file as this format (see `flakehunt formats`).
+    since, until
+        Keep only exchanges with `since <= ts < until` (naive datetimes are UTC).
+    host
+        Keep only exchanges for this Host (case-insensitive).
+    on_progress
+        Called as `(label, bytes_done, bytes_total)` while a file is read.
+    nginx_format
+        An nginx `log_format` string; files are read with a parser built from it.
+    fields
+        The field list of W3C/TSV files without a `#Fields` header (CloudFront real-time logs).
+    mapping
+        `column=key,...` for JSON lines with other key names.
+    geoip_dir
+        Folder with MaxMind databases for enrichment.
+
+    Returns
+    -------
+    IngestSummary
+        Per file: lines read, rows kept, rejected, detected format, and whether it was new.
+
+    Raises
+    ------
+    FlakehuntError
+        A path does not exist, a format name is unknown, or no format matches a file.
+    """
+    formats = load_formats()
+    forced = _forced_format(formats, format_name, nginx_format, fields, mapping)
+    since, until = _utc(since), _utc(until)
+    variant = _variant_key(forced, since, until, host)
+    summary = IngestSummary(case.id)
+    notes: set[str] = set()
+    with _expanded(paths) as files:
+        for path, label in files:
+            result = _ingest_file(
+                path,
+                label,
+                case=case,
+                formats=formats,
+                forced=forced,
+                variant=variant,
+                window=(since, until, host),
+                on_progress=on_progress,
+                geoip_dir=geoip_dir,
+                notes=notes,
+            )
+            summary.files.append(result)
+    summary.notes = sorted(notes)
+    record(
+        case,
+        "ingest",
+        params={
+            "paths": [str(p) for p in paths],
+            "format": format_name,
+            "since": since,
+            "until": until,
+            "host": host,
+        },
+        outcome=f"{len(summary.files)} file(s), {summary.rows_added} rows added, {summary.rejected} rejected",
+    )
+    return summary
+
+
+def _forced_format(formats, format_name, nginx_format, fields, mapping) -> Format | None:
+    if nginx_format:
+        return custom.nginx_log_format(nginx_format)
+    if format_name is None and (fields or mapping):
+        format_name = "cloudfront_realtime" if fields else "json_lines"
+    if format_name is None:
+        return None
+    if format_name not in formats:
+        raise FlakehuntError(
+            f"unknown format {format_name!r}; known: {', '.join(sorted(formats))} (see 'flakehunt formats')"
+        )
+    fmt = formats[format_name]
+    if fields:
+        fmt = custom.with_columns(fmt, fields)
+    if mapping:
+        fmt = custom.with_mapping(fmt, mapping)
+    return fmt
+
+
+def _variant_key(forced: Format | None, since, until, host) -> str:
+    """Part ids are the file's sha256; options that change what is kept add a short suffix."""
+    if forced is None and since is None and until is None and host is None:
+        return ""
+    described = json.dumps(
+        [forced and (forced.name, forced.origin, forced.patterns, forced.columns, [m.vendor for m in forced.fields]),
+         since, until, host and host.lower()],
+        default=str,
+    )
+    return "-" + hashlib.sha256(described.encode()).hexdigest()[:12]
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@contextmanager
+def _expanded(paths: Sequence[Path | str]) -> Iterator[list[tuple[Path, str]]]:
+    """(path, label) for every input file; stdin is spooled to a temporary file first."""
+    out: list[tuple[Path, str]] = []
+    spool = None
+    try:
+        for item in paths:
+            text = str(item)
+            if text == "-":
+                spool = tempfile.NamedTemporaryFile(prefix="flakehunt-stdin-", delete=False)
+                shutil.copyfileobj(sys.stdin.buffer, spool)
+                spool.close()
+                out.append((Path(spool.name), "<stdin>"))
+                continue
+            path = Path(item)
+            if path.is_dir():
+                found = sorted(
+                    p for p in path.rglob("*") if p.is_file() and not any(x.startswith(".") for x in p.parts[len(path.parts):])
+                )
+                out += [(p, str(p)) for p in found]
+            elif path.is_file():
+                out.append((path, text))
+            elif glob.has_magic(text):
+                matched = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
+                if not matched:
+                    raise FlakehuntError(f"no files match {text!r}")
+                out += [(p, str(p)) for p in matched]
+            else:
+                raise FlakehuntError(f"no such file or folder {text!r}")
+        yield out
+    finally:
+        if spool is not None:
+            Path(spool.name).unlink(missing_ok=True)
+
+
+def _ingest_file(path, label, *, case, formats, forced, variant, window, on_progress, geoip_dir, notes) -> FileResult:
+    part_id = file_digest(path) + variant
+    if store.has_part(case, store.EXCHANGES, part_id):
+        return FileResult(label, None, status="already ingested")
+    head = read_head(path)
+    document = _json_document(path, head)
+    if document is not None and _is_har(document):
+        return _ingest_har(path, label, case=case, part_id=part_id, window=window, geoip_dir=geoip_dir, notes=notes)
+    if not head.strip():
+        result = FileResult(label, forced.name if forced else None)
+        with _PartWriter(case, part_id) as writer:
+            writer.exchanges(conform(pl.DataFrame(schema=EXCHANGE_SCHEMA)))
+        return result
+    if document is not None:
+        return _ingest_records(document, path, label, case=case, formats=formats, forced=forced,
+                               part_id=part_id, window=window, geoip_dir=geoip_dir, notes=notes)
+    sniff = _sniff_lines(head)
+    if forced is None and len(head) < 256 * 1024 and _only_comments(sniff):
+        # e.g. a CloudFront log of an hour without requests: a header and nothing else
+        with _PartWriter(case, part_id) as writer:
+            writer.exchanges(conform(pl.DataFrame(schema=EXCHANGE_SCHEMA)))
+        return FileResult(label, None, lines=sniff.height, skipped=sniff.height)
+    fmt = forced or detect_format(sniff, formats, label=label)
+    result = FileResult(label, fmt.name)
+    state = FileState()
+    total = path.stat().st_size
+    with _PartWriter(case, part_id) as writer:
+        try:
+            for chunk in iter_chunks(path):
+                _process(fmt, chunk.lines, chunk.too_long, state, label, result, writer, window, geoip_dir, notes)
+                if on_progress:
+                    on_progress(label, chunk.bytes_read, total)
+        except TruncatedInputError as exc:
+            line = result.lines + 1
+            writer.rejects(
+                pl.DataFrame({LINE: [line], "reason": [f"compressed stream ends early ({exc})"], TEXT: [None]},
+                             schema={LINE: pl.Int64, "reason": pl.String, TEXT: pl.String}),
+                label,
+                fmt.name,
+            )
+            result.rejected += 1
+    return result
+
+
+def _process(fmt, lines, too_long, state, label, result, writer, window, geoip_dir, notes) -> None:
+    result.lines += lines.height + too_long.height
+    parsed = parse_chunk(fmt, lines, state)
+    exchanges, bad_time = normalize(fmt, parsed.rows, file_label=label)
+    if bad_time.height:
+        bad_time = bad_time.drop(TEXT).join(lines, on=LINE, how="left")
+    rejects = pl.concat([too_long, parsed.rejects, bad_time.select(LINE, "reason", TEXT)], how="vertical_relaxed")
+    result.skipped += parsed.skipped
+    result.rejected += rejects.height
+    before = exchanges.height
+    exchanges = _filter(exchanges, window)
+    result.filtered += before - exchanges.height
+    exchanges = _enrich(exchanges, geoip_dir, notes)
+    result.kept += exchanges.height
+    writer.exchanges(exchanges)
+    writer.rejects(rejects, label, fmt.name)
+
+
+def _filter(frame: pl.DataFrame, window) -> pl.DataFrame:
+    since, until, host = window
+    if since is not None:
+        frame = frame.filter(pl.col("ts") >= since)
+    if until is not None:
+        frame = frame.filter(pl.col("ts") < until)
+    if host:
+        frame = frame.filter(pl.col("host").str.to_lowercase() == host.lower())
+    return frame
+
+
+def _enrich(frame: pl.DataFrame, geoip_dir: Path | None, notes: set[str]) -> pl.DataFrame:
+    if frame.height == 0:
+        return frame
+    try:
+        from flakehunt.enrich import enrich_exchanges
+    except ImportError:  # enrichment lands from its own branch; until then rows keep null geo/pop/ua
+        notes.add("enrichment not available in this build: geo, POP and user-agent columns left empty")
+        return frame
+    enriched, messages = enrich_exchanges(frame, geoip_dir=geoip_dir)
+    notes.update(messages)
+    return conform(enriched)
+
+
+def _only_comments(lines: pl.DataFrame) -> bool:
+    text = lines[TEXT].str.strip_chars()
+    return bool(((text.str.len_bytes() == 0) | text.str.starts_with("#")).all())
+
+
+def _sniff_lines(head: bytes) -> pl.DataFrame:
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    lines = text.split("\n")
+    if len(head) >= 256 * 1024 and len(lines) > 1:
+        lines = lines[:-1]  # the last one may be cut
+    picked, content = [], 0
+    for line in lines:
+        picked.append(line[:MAX_LINE_BYTES])
+        if line.strip() and not line.startswith("#"):
+            content += 1
+        if content >= 64:
+            break
+    return lines_from_text("\n".join(picked))
+
+
+# -- JSON documents: HAR, or a pretty-printed object/array of records ------------------------------
+
+
+def _json_document(path: Path, head: bytes):
+    """The parsed document when the file is one JSON value (not JSON lines), else None."""
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    if start not in (b"{", b"["):
+        return None
+    if path.stat().st_size > JSON_DOCUMENT_LIMIT:
+        return None
+    from flakehunt.ingest.read import open_decompressed
+
+    stream, raw = open_decompressed(path)
+    try:
+        data = stream.read()
+    except (EOFError, OSError):
+        return None
+    finally:
+        stream.close()
+        raw.close()
+    try:
+        document = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return document if isinstance(document, dict | list) else None
+
+
+def _is_har(document) -> bool:
+    return isinstance(document, dict) and isinstance(document.get("log"), dict) and "entries" in document["log"]
+
+
+def _ingest_har(path, label, *, case, part_id, window, geoip_dir, notes) -> FileResult:
+    try:
+        from flakehunt.ingest.har import parse_har
+    except ImportError:
+        raise FlakehuntError(
+            f"{label!r} is a HAR file, and HAR support (flakehunt.ingest.har) is not in this build"
+        ) from None
+    exchanges, rejects = parse_har(path, file_label=label)
+    result = FileResult(label, "har", lines=exchanges.height + rejects.height, rejected=rejects.height)
+    exchanges = conform(exchanges)
+    before = exchanges.height
+    exchanges = _filter(exchanges, window)
+    result.filtered = before - exchanges.height
+    exchanges = _enrich(exchanges, geoip_dir, notes)
+    result.kept = exchanges.height
+    with _PartWriter(case, part_id) as writer:
+        writer.exchanges(exchanges)
+        writer.rejects_conformed(conform(rejects, REJECT_SCHEMA))
+    return result
+
+
+def _ingest_records(document, path, label, *, case, formats, forced, part_id, window, geoip_dir, notes):
+    records = document if isinstance(document, list) else [document]
+    text = "\n".join(json.dumps(r, separators=(",", ":")) if isinstance(r, dict) else "[]" for r in records)
+    lines = lines_from_text(text)
+    fmt = forced or detect_format(lines.head(64), formats, label=label)
+    result = FileResult(label, fmt.name)
+    empty = lines.head(0).select(LINE, pl.lit("").alias("reason"), TEXT)
+    with _PartWriter(case, part_id) as writer:
+        _process(fmt, lines, empty, FileState(), label, result, writer, window, geoip_dir, notes)
+    return result
+
+
+class _PartWriter:
+    """Stream chunks into temporary Parquet files; rename into place only when all went well."""
+
+    def __init__(self, case: Case, part_id: str) -> None:
+        self.targets = {
+            name: store.part_path(case, name, part_id) for name in (store.EXCHANGES, REJECTS)
+        }
+        self.writers: dict[str, pq.ParquetWriter] = {}
+        self.tmps: dict[str, Path] = {}
+
+    def __enter__(self) -> _PartWriter:
+        return self
+
+    def _write(self, name: str, frame: pl.DataFrame) -> None:
+        table = store._to_arrow(frame)  # vendor as Parquet map<string,string>, as store.write_part does
+        if name not in self.writers:
+            target = self.targets[name]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+            self.tmps[name] = tmp
+            self.writers[name] = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+        self.writers[name].write_table(table)
+
+    def exchanges(self, frame: pl.DataFrame) -> None:
+        if frame.height or store.EXCHANGES not in self.writers:
+            self._write(store.EXCHANGES, frame)
+
+    def rejects(self, frame: pl.DataFrame, label: str, format_name: str) -> None:
+        if frame.height:
+            self.rejects_conformed(
+                frame.select(
+                    pl.lit(label).alias("file"),
+                    pl.col(LINE).alias("line"),
+                    pl.lit(format_name).alias("format"),
+                    "reason",
+                    pl.col(TEXT).alias("text"),
+                )
+            )
+
+    def rejects_conformed(self, frame: pl.DataFrame) -> None:
+        if frame.height:
+            self._write(REJECTS, conform(frame, REJECT_SCHEMA))
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        for writer in self.writers.values():
+            writer.close()
+        try:
+            if exc_type is None:
+                # rejects first: the exchanges part is the marker that the file is done
+                for name in (REJECTS, store.EXCHANGES):
+                    if name in self.tmps:
+                        os.replace(self.tmps[name], self.targets[name])
+        finally:
+            for tmp in self.tmps.values():
+                tmp.unlink(missing_ok=True)
+
+
+def scan_rejects(case: Case) -> pl.LazyFrame:
+    """Lazily scan the lines ingest could not read: file, line, format, reason, text."""
+    return store.scan_dataset(case, REJECTS, REJECT_SCHEMA)
+
+
+def read_rejects(case: Case) -> pl.DataFrame:
+    return scan_rejects(case).collect()

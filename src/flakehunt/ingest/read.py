@@ -1,0 +1,176 @@
+"""
+Bytes in: plain, gzip or zstd files (recognized by their magic bytes), in bounded chunks of lines.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import polars as pl
+
+from flakehunt.errors import FlakehuntError
+from flakehunt.ingest.parse import LINE, TEXT
+
+CHUNK_BYTES = 32 * 1024 * 1024
+MAX_LINE_BYTES = 1024 * 1024
+_GZIP = b"\x1f\x8b"
+_ZSTD = b"\x28\xb5\x2f\xfd"
+
+
+@dataclass
+class Chunk:
+    lines: pl.DataFrame  # __line, __text
+    too_long: pl.DataFrame  # __line, reason, __text (truncated)
+    bytes_read: int  # compressed bytes consumed so far, for progress
+
+
+class TruncatedInputError(Exception):
+    """The compressed stream ended before its end marker."""
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of the file's bytes as stored (compressed files are hashed compressed)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1024 * 1024):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def compression(path: Path) -> str | None:
+    with path.open("rb") as handle:
+        magic = handle.read(4)
+    if magic.startswith(_GZIP):
+        return "gzip"
+    if magic.startswith(_ZSTD):
+        return "zstd"
+    return None
+
+
+def open_decompressed(path: Path) -> tuple[BinaryIO, BinaryIO]:
+    """The decompressed stream and the raw file under it (for progress)."""
+    raw = path.open("rb")
+    kind = compression(path)
+    if kind == "gzip":
+        return gzip.GzipFile(fileobj=raw), raw  # type: ignore[return-value]
+    if kind == "zstd":
+        import zstandard
+
+        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True), raw  # type: ignore[return-value]
+    return raw, raw
+
+
+def read_head(path: Path, limit: int = 256 * 1024) -> bytes:
+    """Up to `limit` decompressed bytes from the start, for sniffing; a truncated stream gives what it has."""
+    stream, raw = open_decompressed(path)
+    out = bytearray()
+    try:
+        while len(out) < limit:
+            block = getattr(stream, "read1", stream.read)(min(64 * 1024, limit - len(out)))
+            if not block:
+                break
+            out += block
+    except (EOFError, OSError, zlib.error):
+        pass
+    except Exception as exc:  # zstandard.ZstdError
+        if type(exc).__name__ != "ZstdError":
+            raise
+    finally:
+        stream.close()
+        raw.close()
+    return bytes(out)
+
+
+def iter_chunks(path: Path, *, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
+    """
+    Yield the file's lines in chunks of about `chunk_bytes`, numbered from 1.
+
+    Raises TruncatedInputError after the last complete lines when the compressed stream ends early.
+    """
+    stream, raw = open_decompressed(path)
+    line_no = 1
+    pending = b""
+    first = True
+    try:
+        while True:
+            block, broken = _read_block(stream, chunk_bytes, path)
+            if first and block.startswith(b"\xef\xbb\xbf"):
+                block = block[3:]
+            first = False
+            if not block or broken:
+                data = pending + block
+                if data:
+                    yield _chunk(data, line_no, raw)
+                if broken:
+                    raise TruncatedInputError(broken)
+                return
+            data = pending + block
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                pending = data
+                continue
+            pending = data[cut + 1 :]
+            chunk = _chunk(data[: cut + 1], line_no, raw)
+            line_no += chunk.lines.height + chunk.too_long.height
+            yield chunk
+    finally:
+        stream.close()
+        raw.close()
+
+
+def _read_block(stream: BinaryIO, size: int, path: Path) -> tuple[bytes, str]:
+    """Up to `size` bytes, read in pieces so a broken stream still gives what came before."""
+    out = bytearray()
+    read = getattr(stream, "read1", stream.read)  # read1: what a broken stream decoded so far is not lost
+    while len(out) < size:
+        try:
+            piece = read(min(1024 * 1024, size - len(out)))
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            return bytes(out), str(exc) or "compressed stream ends early"
+        except OSError as exc:
+            raise FlakehuntError(f"cannot read {str(path)!r}: {exc}") from None
+        except Exception as exc:
+            if type(exc).__name__ != "ZstdError":
+                raise
+            return bytes(out), str(exc)
+        if not piece:
+            break
+        out += piece
+    return bytes(out), ""
+
+
+def _chunk(data: bytes, first_line: int, raw: BinaryIO) -> Chunk:
+    text = data.decode("utf-8", errors="replace")
+    if text.endswith("\n"):
+        text = text[:-1]
+    lines = (
+        pl.Series(TEXT, [text])
+        .str.split("\n")
+        .explode()
+        .str.strip_suffix("\r")
+        .to_frame()
+        .with_row_index(LINE, offset=first_line)
+        .with_columns(pl.col(LINE).cast(pl.Int64))
+    )
+    long = pl.col(TEXT).str.len_bytes() > MAX_LINE_BYTES
+    too_long = lines.filter(long).select(
+        LINE,
+        pl.format("line is {} bytes, over the {} byte limit", pl.col(TEXT).str.len_bytes(), pl.lit(MAX_LINE_BYTES)).alias(
+            "reason"
+        ),
+        pl.col(TEXT).str.slice(0, 200),
+    )
+    return Chunk(lines.filter(~long), too_long, raw.tell())
+
+
+def lines_from_text(text: str, first_line: int = 1) -> pl.DataFrame:
+    """A `__line`/`__text` frame from text, as iter_chunks would give it."""
+    data = text.encode()
+    return _chunk(data, first_line, io.BytesIO()).lines

@@ -1,0 +1,142 @@
+"""Bad input never stops an ingest: it is counted, kept with file and line, and explained."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flakehunt.case import open_case
+from flakehunt.errors import FlakehuntError
+from flakehunt.ingest import ingest_paths, read_rejects
+from flakehunt.ingest.read import MAX_LINE_BYTES
+from flakehunt.store import read_exchanges
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+NGINX = FIXTURES / "nginx/beats-nginx-access-test-xff-ipv6.log"
+LINE = '192.0.2.{n} - - [07/Dec/2016:11:05:07 +0100] "GET /p{n} HTTP/1.1" 200 5{n} "-" "curl/8.0"\n'
+
+
+def ingest(*paths, **options):
+    case = open_case("R-1")
+    return case, ingest_paths(list(paths), case=case, **options)
+
+
+def test_truncated_gzip_keeps_complete_lines_and_rejects_the_end(tmp_path, case_dir):
+    body = "".join(LINE.format(n=n) for n in range(2000)).encode()
+    whole = gzip.compress(body)
+    cut = tmp_path / "cut.log.gz"
+    cut.write_bytes(whole[: len(whole) * 2 // 3])
+    case, summary = ingest(cut)
+    (result,) = summary.files
+    assert 0 < result.kept < 2000
+    rejects = read_rejects(case)
+    assert rejects["reason"].str.contains("compressed stream ends early").any()
+    assert read_exchanges(case)["line"].max() == result.kept
+
+
+def test_zstd_file(tmp_path, case_dir):
+    import zstandard
+
+    path = tmp_path / "access.log.zst"
+    path.write_bytes(zstandard.ZstdCompressor().compress(NGINX.read_bytes()))
+    _, summary = ingest(path)
+    assert summary.files[0].kept == 7
+
+
+def test_non_utf8_bytes_do_not_stop_the_file(tmp_path, case_dir):
+    path = tmp_path / "latin1.log"
+    path.write_bytes(LINE.format(n=1).encode() + 'ü'.encode("latin-1") + LINE.format(n=2).encode())
+    case, summary = ingest(path)
+    (result,) = summary.files
+    assert (result.lines, result.kept, result.rejected) == (2, 2, 0)
+    # the stray byte becomes U+FFFD in place: the line is kept and the damage stays visible
+    assert read_exchanges(case).sort("line")["client_ip"].to_list() == ["192.0.2.1", "\ufffd192.0.2.2"]
+
+
+def test_over_long_line_is_rejected_with_its_size(tmp_path, case_dir):
+    path = tmp_path / "long.log"
+    path.write_text(LINE.format(n=1) + "x" * (MAX_LINE_BYTES + 10) + "\n" + LINE.format(n=3))
+    case, summary = ingest(path)
+    assert summary.files[0].kept == 2
+    reject = read_rejects(case).row(0, named=True)
+    assert reject["line"] == 2 and "over the 1048576 byte limit" in reject["reason"]
+    assert len(reject["text"]) == 200
+
+
+def test_empty_file(tmp_path, case_dir):
+    path = tmp_path / "empty.log"
+    path.write_bytes(b"")
+    _, summary = ingest(path)
+    assert (summary.files[0].lines, summary.files[0].kept) == (0, 0)
+    _, again = ingest(path)
+    assert again.files[0].status == "already ingested"
+
+
+def test_header_only_cloudfront_file(tmp_path, case_dir):
+    path = tmp_path / "E2ABC.2024-01-01-00.abcd.gz"
+    header = (FIXTURES / "cloudfront-standard/node-cloudfront-log-parser-web-1-0.log").read_text().splitlines()[:2]
+    path.write_bytes(gzip.compress(("\n".join(header) + "\n").encode()))
+    _, summary = ingest(path, format_name="cloudfront")
+    (result,) = summary.files
+    assert (result.lines, result.kept, result.skipped, result.rejected) == (2, 0, 2, 0)
+
+
+def test_header_only_file_without_format_adds_nothing(tmp_path, case_dir):
+    path = tmp_path / "header.log"
+    path.write_text("#Version: 1.0\n#Fields: date time\n")
+    _, summary = ingest(path)
+    (result,) = summary.files
+    assert (result.format, result.lines, result.kept, result.skipped) == (None, 2, 0, 2)
+
+
+def test_mixed_formats_in_one_folder(tmp_path, case_dir):
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    shutil.copy(NGINX, folder / "origin.log")
+    shutil.copy(FIXTURES / "cloudfront-standard/crowdsec-hub-aws-cloudfront-logs-noheader.log", folder / "cdn.log")
+    shutil.copy(FIXTURES / "cloudflare-logpush/lnav-logfile_cloudflare-epoch-ns.ndjson", folder / "cf.json")
+    case, summary = ingest(folder)
+    assert {f.file.rsplit("/", 1)[-1]: f.format for f in summary.files} == {
+        "cdn.log": "cloudfront", "cf.json": "cloudflare_logpush", "origin.log": "nginx_combined",
+    }  # fmt: skip
+    frame = read_exchanges(case)
+    assert frame.height == 7 + 2 + 15
+    assert set(frame["source"]) == {"cdn", "origin"}
+
+
+def test_stdin(case_dir, tmp_path):
+    code = (
+        "import sys; from flakehunt.case import open_case; from flakehunt.ingest import ingest_paths;"
+        "s = ingest_paths(['-'], case=open_case('S-1')); print(s.files[0].file, s.files[0].kept)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], input=NGINX.read_bytes(), capture_output=True, check=True, cwd=tmp_path
+    )
+    assert done.stdout.decode().split() == ["<stdin>", "7"]
+
+
+def test_missing_file_is_one_clear_error(tmp_path, case_dir):
+    with pytest.raises(FlakehuntError, match=r"^no such file or folder '.*nope.log'$"):
+        ingest(tmp_path / "nope.log")
+
+
+def test_crash_mid_ingest_leaves_the_dataset_as_it_was(tmp_path, case_dir, monkeypatch):
+    from flakehunt.ingest import pipeline
+
+    case = open_case("R-1")
+    ingest_paths([NGINX], case=case)
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "_enrich", boom)
+    with pytest.raises(KeyboardInterrupt):
+        ingest_paths([FIXTURES / "apache/beats-apache-access-test-mixed.log"], case=case)
+    assert read_exchanges(case).height == 7
+    leftovers = [p.name for p in case.data_dir.rglob("*") if p.name.endswith(".tmp")]
+    assert leftovers == []
