@@ -136,7 +136,8 @@ def ingest(
     until: Annotated[datetime | None, typer.Option(help="Keep exchanges before this UTC time.")] = None,
     host: Annotated[str | None, typer.Option(help="Keep only exchanges for this Host.")] = None,
     nginx_format: Annotated[
-        str | None, typer.Option("--nginx-format", help="An nginx log_format string to build the parser from.")
+        str | None,
+        typer.Option("--nginx-format", help="An nginx log_format string to build the parser from."),
     ] = None,
     fields: Annotated[
         str | None, typer.Option(help="Field names in order, for W3C/TSV files without #Fields.")
@@ -151,8 +152,16 @@ def ingest(
 
     with user_errors():
         summary = ingest_paths(
-            paths, case=open_case(case), format_name=format_name, since=since, until=until, host=host,
-            nginx_format=nginx_format, fields=fields, mapping=mapping, geoip_dir=geoip_dir,
+            paths,
+            case=open_case(case),
+            format_name=format_name,
+            since=since,
+            until=until,
+            host=host,
+            nginx_format=nginx_format,
+            fields=fields,
+            mapping=mapping,
+            geoip_dir=geoip_dir,
             on_progress=_progress() if output == "text" else None,
         )
     if output == "json":
@@ -191,9 +200,41 @@ def formats(
 
 
 @app.command()
-def correlate(case: CaseOption, format_name: FormatOption = "text") -> None:
+def correlate(
+    case: CaseOption,
+    failure: Annotated[
+        str | None, typer.Option(help='SQL predicate marking a failed exchange, e.g. "status >= 500".')
+    ] = None,
+    expect: Annotated[
+        str | None,
+        typer.Option(help="Expected sequence: \"path = '/checkout' -> path LIKE '/pixel.gif%' within 30s\"."),
+    ] = None,
+    event: Annotated[
+        list[str] | None,
+        typer.Option(help="A time and a label, e.g. '2026-11-20T10:00Z deploy v42'; repeatable."),
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="From this time (ISO 8601, or an age like 24h).")] = None,
+    until: Annotated[str | None, typer.Option(help="Before this time.")] = None,
+    format_name: FormatOption = "text",
+) -> None:
     """Label failures, explain them by dimension, print ranked hypotheses."""
-    _not_yet("correlate", 5)
+    from flakehunt.case import open_case
+    from flakehunt.correlate import correlate_case
+    from flakehunt.timeparse import parse_event, parse_when
+
+    with user_errors():
+        result = correlate_case(
+            open_case(case, create=False),
+            failure=failure,
+            expect=expect,
+            events=[parse_event(text) for text in event or []],
+            since=parse_when(since, option="--since") if since else None,
+            until=parse_when(until, option="--until") if until else None,
+        )
+    if format_name == "json":
+        print_json(result.to_dict())
+    else:
+        out.print(result)
 
 
 @app.command()

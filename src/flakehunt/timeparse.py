@@ -1,0 +1,48 @@
+"""Times as users type them: ISO 8601 (a trailing Z or an offset; naive means UTC) or `24h` ago."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from flakehunt.errors import FlakehuntError
+
+_AGO = re.compile(r"^(\d+)\s*([mhd])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_when(text: str, *, option: str = "time", now: datetime | None = None) -> datetime:
+    """
+    A UTC datetime from `2026-11-20T10:00Z`, `2026-11-20 10:00:00+01:00`, or `24h` (ago).
+
+    >>> parse_when("2026-11-20T10:00Z").isoformat()
+    '2026-11-20T10:00:00+00:00'
+    >>> parse_when("2h", now=datetime(2026, 11, 20, 12, tzinfo=UTC)).hour
+    10
+    """
+    text = text.strip()
+    if match := _AGO.match(text):
+        amount, unit = int(match.group(1)), _UNITS[match.group(2)]
+        return (now or datetime.now(UTC)) - timedelta(**{unit: amount})
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise FlakehuntError(
+            f"{option} {text!r} is not a time; use ISO 8601 like '2026-11-20T10:00Z' or an age like '24h'"
+        ) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def parse_event(text: str) -> tuple[datetime, str]:
+    """
+    `"2026-11-20T10:00Z deploy v42"` as (time, label).
+
+    >>> parse_event("2026-11-20T10:00Z deploy v42")[1]
+    'deploy v42'
+    """
+    when, _, label = text.strip().partition(" ")
+    if not label.strip():
+        raise FlakehuntError(
+            f"--event {text!r} needs a time and a label, like '2026-11-20T10:00Z deploy v42'"
+        )
+    return parse_when(when, option="--event"), label.strip()
