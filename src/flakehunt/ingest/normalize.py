@@ -44,9 +44,8 @@ def normalize(fmt: Format, rows: pl.DataFrame, *, file_label: str) -> tuple[pl.D
         if mapping.vendor in present:
             targets.setdefault(mapping.to, []).append(_value(fmt, mapping))
     columns = {name: pl.coalesce(exprs) for name, exprs in targets.items()}
-    frame = rows.with_columns(
-        [expr.alias(f"__t_{name}") for name, expr in columns.items()]
-        + [_vendor(fmt, present).alias("vendor")]
+    frame = _with_vendor(rows, _vendor_keys(fmt, present)).with_columns(
+        expr.alias(f"__t_{name}") for name, expr in columns.items()
     )
     frame = _composites(frame, set(columns))
     out = frame.select(
@@ -261,10 +260,21 @@ def _time_reason(fmt: Format, present: set[str]) -> pl.Expr:
 # -- vendor map ------------------------------------------------------------------------------------
 
 
-def _vendor(fmt: Format, present: set[str]) -> pl.Expr:
+def _vendor_keys(fmt: Format, present: set[str]) -> list[str]:
     mapped = {m.vendor for m in fmt.fields if not m.keep} | set(fmt.timestamp.fields)  # the time is in `ts`
-    keys = sorted(n for n in present if n not in mapped and not n.startswith("__"))
-    if not keys:
-        return pl.lit([], dtype=VENDOR_TYPE)
-    items = pl.concat_list([pl.struct(pl.lit(k).alias("key"), pl.col(k).alias("value")) for k in keys])
-    return items.list.eval(pl.element().filter(pl.element().struct.field("value").is_not_null()))
+    return sorted(n for n in present if n not in mapped and not n.startswith("__"))
+
+
+def _with_vendor(rows: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Add `vendor`: each row's non-null `keys` as {key, value} items (long format, then regrouped)."""
+    if not keys or rows.height == 0:
+        return rows.with_columns(pl.lit([], dtype=VENDOR_TYPE).alias("vendor"))
+    indexed = rows.with_row_index("__r")
+    long = (
+        indexed.select("__r", *[pl.col(k).cast(pl.String) for k in keys])
+        .unpivot(index="__r", on=keys, variable_name="key", value_name="value")
+        .drop_nulls("value")
+    )
+    grouped = long.group_by("__r").agg(pl.struct("key", "value").alias("vendor"))
+    joined = indexed.join(grouped, on="__r", how="left", maintain_order="left")
+    return joined.with_columns(pl.col("vendor").fill_null(pl.lit([], dtype=VENDOR_TYPE))).drop("__r")
