@@ -26,10 +26,12 @@ from pathlib import Path
 import polars as pl
 
 HEADER = (
-    "#Version: 1.0\n#Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status "
+    "#Version: 1.0\n#Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem "
+    "sc-status "
     "cs(Referer) cs(User-Agent) cs-uri-query cs(Cookie) x-edge-result-type x-edge-request-id x-host-header "
     "cs-protocol cs-bytes time-taken x-forwarded-for ssl-protocol ssl-cipher x-edge-response-result-type "
-    "cs-protocol-version fle-status fle-encrypted-fields c-port time-to-first-byte x-edge-detailed-result-type "
+    "cs-protocol-version fle-status fle-encrypted-fields c-port time-to-first-byte "
+    "x-edge-detailed-result-type "
     "sc-content-type sc-content-len sc-range-start sc-range-end\n"
 )
 POPS = ["FRA56-C1", "IAD89-P2", "NRT57-C3", "LHR61-C2", "SEA19-C1", "GRU3-C1", "SIN2-C1", "SYD4-C1"]
@@ -57,12 +59,12 @@ def write_cloudfront_log(path: Path, *, lines: int, seed: int = 42) -> Path:
     )
     start = 1_712_700_000
     frame = frame.select(
-        pl.from_epoch(start + (pl.col("i") * 86_400 // max(n, 1)) + (pl.col("h1") % 7).cast(pl.Int64)).alias("t"),
+        pl.from_epoch(start + (pl.col("i") * 86_400 // max(n, 1)) + (pl.col("h1") % 7).cast(pl.Int64)).alias(
+            "t"
+        ),
         (pl.col("h1") % len(POPS)).alias("pop"),
         (pl.col("h1") // 7 % 60_000 + 200).alias("bytes"),
-        pl.format(
-            "198.51.{}.{}", (pl.col("h2") % 200), (pl.col("h2") // 200 % 250)
-        ).alias("ip"),
+        pl.format("198.51.{}.{}", (pl.col("h2") % 200), (pl.col("h2") // 200 % 250)).alias("ip"),
         pl.format("/static/asset-{}.js", pl.col("h2") // 50_000 % 300).alias("path"),
         (pl.col("h2") // 13 % len(AGENTS)).alias("ua"),
         (pl.col("h1") // 11 % len(RESULTS)).alias("result"),
@@ -70,7 +72,7 @@ def write_cloudfront_log(path: Path, *, lines: int, seed: int = 42) -> Path:
         ((pl.col("h1") // 17 % 900) / 1000 + 0.001).round(3).alias("taken"),
         (pl.col("h2") // 19 % 60_000 + 1024).alias("port"),
     )
-    pops, agents, results = pl.Series(POPS), pl.Series(AGENTS), pl.Series(RESULTS)
+    pops, agents = pl.Series(POPS), pl.Series(AGENTS)
     result = pl.col("result").replace_strict(list(range(len(RESULTS))), RESULTS)
     out = frame.select(
         pl.col("t").dt.strftime("%Y-%m-%d").alias("date"),
@@ -146,7 +148,8 @@ def measure(name: str, log: Path, work: Path) -> dict:
 def run_measured(name: str, log: Path, work: Path) -> dict:
     """Run `measure` in a fresh child so RUSAGE_CHILDREN's peak is this peer's alone."""
     code = (
-        "import json, resource, sys; sys.path.insert(0, sys.argv[1]); import ingest as b; from pathlib import Path;"
+        "import json, resource, sys; sys.path.insert(0, sys.argv[1]); import ingest as b;"
+        "from pathlib import Path;"
         "r = b.measure(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]));"
         "r['peak_mb'] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024; print(json.dumps(r))"
     )
@@ -175,14 +178,16 @@ def bench(lines: int, work: Path, peers: list[str]) -> dict[str, dict]:
     if "flakehunt" in results:
         for peer in (p for p in peers if p != "flakehunt"):
             ratio = results["flakehunt"]["mb_s"] / results[peer]["mb_s"]
-            print(f"  flakehunt / {peer}: {ratio:.2f}x throughput, "
-                  f"{results['flakehunt']['peak_mb'] / results[peer]['peak_mb']:.2f}x peak memory")  # fmt: skip
+            memory = results["flakehunt"]["peak_mb"] / results[peer]["peak_mb"]
+            print(f"  flakehunt / {peer}: {ratio:.2f}x throughput, {memory:.2f}x peak memory")
     log.unlink()
     return results
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--lines", type=int, default=5_000_000)
     parser.add_argument("--no-scale", action="store_true", help="skip the 5x run")
     parser.add_argument("--peers", default="flakehunt,duckdb,polars")

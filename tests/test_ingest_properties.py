@@ -17,7 +17,9 @@ from flakehunt.store import read_exchanges
 FORMATS = load_formats()
 NAMES = sorted(FORMATS)
 SEEDS = [(name, s.header, s.line) for name, f in sorted(FORMATS.items()) for s in f.samples]
-TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r"), max_size=300)
+TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r"), max_size=300
+)
 
 
 @st.composite

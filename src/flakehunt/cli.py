@@ -132,7 +132,8 @@ def ingest(
     until: Annotated[datetime | None, typer.Option(help="Keep exchanges before this UTC time.")] = None,
     host: Annotated[str | None, typer.Option(help="Keep only exchanges for this Host.")] = None,
     nginx_format: Annotated[
-        str | None, typer.Option("--nginx-format", help="An nginx log_format string to build the parser from.")
+        str | None,
+        typer.Option("--nginx-format", help="An nginx log_format string to build the parser from."),
     ] = None,
     fields: Annotated[
         str | None, typer.Option(help="Field names in order, for W3C/TSV files without #Fields.")
@@ -147,8 +148,16 @@ def ingest(
 
     with user_errors():
         summary = ingest_paths(
-            paths, case=open_case(case), format_name=format_name, since=since, until=until, host=host,
-            nginx_format=nginx_format, fields=fields, mapping=mapping, geoip_dir=geoip_dir,
+            paths,
+            case=open_case(case),
+            format_name=format_name,
+            since=since,
+            until=until,
+            host=host,
+            nginx_format=nginx_format,
+            fields=fields,
+            mapping=mapping,
+            geoip_dir=geoip_dir,
             on_progress=_progress() if output == "text" else None,
         )
     if output == "json":

@@ -48,7 +48,11 @@ def test_json_summary_then_already_ingested(tmp_path, monkeypatch, case_dir):
     first = runner.invoke(app, ["ingest", "a.log", "--case", "T-1", "--output", "json"])
     assert first.exit_code == 0, first.stderr
     data = json.loads(first.stdout)
-    assert (data["rows_added"], data["files"][0]["format"], data["files"][0]["kept"]) == (7, "nginx_combined", 7)
+    assert (data["rows_added"], data["files"][0]["format"], data["files"][0]["kept"]) == (
+        7,
+        "nginx_combined",
+        7,
+    )
     second = runner.invoke(app, ["ingest", "a.log", "--case", "T-1"])
     assert second.exit_code == 0
     assert "already ingested" in second.stdout and "nothing new" in second.stdout

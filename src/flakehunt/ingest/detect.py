@@ -21,7 +21,9 @@ SNIFF_LINES = 64
 _ORDER_CACHE: dict[tuple, list[str]] = {}
 
 
-def parse_lines(fmt: Format, lines: pl.DataFrame, state: FileState | None = None, *, file_label: str = "<sample>"):
+def parse_lines(
+    fmt: Format, lines: pl.DataFrame, state: FileState | None = None, *, file_label: str = "<sample>"
+):
     """Parse and normalize `lines`: (exchanges, rejects, skipped)."""
     from flakehunt.ingest.normalize import normalize
 
