@@ -31,7 +31,8 @@ def test_every_brief_format_is_declared():
     wanted = {
         "cloudfront", "cloudfront_realtime", "cloudflare_logpush", "fastly_json", "fastly_common",
         "akamai_datastream2", "gcp_loadbalancer", "azure_frontdoor", "nginx_combined", "nginx_main",
-        "nginx_combined_request_id", "apache_common", "apache_combined", "apache_vhost_combined", "json_lines",
+        "nginx_combined_request_id", "apache_common", "apache_combined", "apache_vhost_combined",
+        "json_lines",
     }  # fmt: skip
     assert wanted <= set(FORMATS)
 
@@ -43,7 +44,9 @@ def test_file_name_is_format_name():
 
 def test_generic_formats_are_tried_after_specific_ones():
     order = detection_order(FORMATS)
-    assert order.index("nginx_combined_request_id") < order.index("nginx_main") < order.index("nginx_combined")
+    assert (
+        order.index("nginx_combined_request_id") < order.index("nginx_main") < order.index("nginx_combined")
+    )
     assert order.index("apache_common") < order.index("apache_combined")
     assert order.index("fastly_json") < order.index("json_lines")
 
@@ -69,8 +72,10 @@ def test_unknown_column_is_rejected(tmp_path):
 
 
 def test_user_folder_overlays_builtin(tmp_path):
-    text = (builtin_dir() / "json_lines.toml").read_text().replace(
-        'title = "Generic JSON lines (common key names; see --map)"', 'title = "our app log"'
+    text = (
+        (builtin_dir() / "json_lines.toml")
+        .read_text()
+        .replace('title = "Generic JSON lines (common key names; see --map)"', 'title = "our app log"')
     )
     (tmp_path / "json_lines.toml").write_text(text)
     formats = load_formats(extra_dir=tmp_path)

@@ -25,7 +25,10 @@ SUPPORTED = {
     "cloudfront-standard/aws-clo-microbatch-cloudfront-synthetic.log.gz": ("cloudfront", []),
     "cloudfront-standard/crowdsec-hub-aws-cloudfront-logs-noheader.log": ("cloudfront", []),
     "cloudfront-realtime/node-cloudfront-log-parser-kinesis-realtime.log": ("cloudfront_realtime", []),
-    "cloudflare-logpush/elastic-integrations-test-pipeline-http-request-first4.log": ("cloudflare_logpush", []),
+    "cloudflare-logpush/elastic-integrations-test-pipeline-http-request-first4.log": (
+        "cloudflare_logpush",
+        [],
+    ),
     "cloudflare-logpush/lnav-logfile_cloudflare-epoch-ns.ndjson": ("cloudflare_logpush", []),
     "cloudflare-logpush/lnav-logfile_cloudflare-ripe.json": ("cloudflare_logpush", []),
     "fastly/crowdsec-hub-fastly-logs-syslog-json.log": ("fastly_json", []),
@@ -175,7 +178,9 @@ def test_cloudfront_double_encoded_user_agent(case_dir):
 
 
 def test_cloudfront_tab_separated_header_and_trailing_tab(case_dir):
-    case, summary = ingest_one(FIXTURES / "cloudfront-standard/node-cloudfront-log-parser-web-2019-12-tab-header.log")
+    case, summary = ingest_one(
+        FIXTURES / "cloudfront-standard/node-cloudfront-log-parser-web-2019-12-tab-header.log"
+    )
     assert summary.files[0].rejected == 0
     assert read_exchanges(case)["request_id"].null_count() == 0
 
@@ -209,14 +214,21 @@ def test_cloudfront_realtime_field_list_from_user(tmp_path, case_dir):
     log.write_text("1607374321.541\t192.0.2.1\t200\tGET\tshop.example.com\t/a.js?v=2\tFRA56-C1\n")
     case, _ = ingest_one(log, fields="timestamp c-ip sc-status cs-method cs-host cs-uri-stem x-edge-location")
     line = row(case, 1)
-    assert (line["status"], line["host"], line["path"], line["query"]) == (200, "shop.example.com", "/a.js", "v=2")
+    assert (line["status"], line["host"], line["path"], line["query"]) == (
+        200,
+        "shop.example.com",
+        "/a.js",
+        "v=2",
+    )
 
 
 # -- Cloudflare --------------------------------------------------------------------------------------
 
 
 def test_cloudflare_timestamps_in_every_encoding(corpus, case_dir):
-    case, _ = ingest_one(corpus / "cloudflare-logpush/elastic-integrations-test-pipeline-http-request-first4.log")
+    case, _ = ingest_one(
+        corpus / "cloudflare-logpush/elastic-integrations-test-pipeline-http-request-first4.log"
+    )
     frame = read_exchanges(case).sort("line")
     assert frame["ts"].to_list() == [utc(2022, 5, 25, 13, 25, 26)] * 4  # RFC 3339, RFC 3339, s, ns strings
     assert set(frame["edge_pop"]) == {"RUH"}
@@ -227,7 +239,11 @@ def test_cloudflare_integer_nanoseconds(case_dir):
     case, _ = ingest_one(FIXTURES / "cloudflare-logpush/lnav-logfile_cloudflare-epoch-ns.ndjson")
     first = row(case, 1)
     assert first["ts"] == utc(2024, 4, 10, 23, 0, 0, 100000)
-    assert (first["request_id"], first["edge_pop"], first["cache_status"]) == ("87a1b2c3d4e5f001", "SEA", "miss")
+    assert (first["request_id"], first["edge_pop"], first["cache_status"]) == (
+        "87a1b2c3d4e5f001",
+        "SEA",
+        "miss",
+    )
     assert (first["client_ip"], first["status"], first["bytes_sent"]) == ("89.163.242.206", 200, 12480)
 
 
@@ -320,7 +336,9 @@ def test_nginx_main_keeps_forwarded_for_in_vendor(corpus, case_dir):
     frame = read_exchanges(case)
     forwarded = frame.select(
         pl.col("vendor").list.eval(
-            pl.element().filter(pl.element().struct.field("key") == "http_x_forwarded_for").struct.field("value")
+            pl.element()
+            .filter(pl.element().struct.field("key") == "http_x_forwarded_for")
+            .struct.field("value")
         )
     )["vendor"].list.len()
     assert forwarded.sum() == 13
@@ -330,16 +348,22 @@ def test_nginx_main_keeps_forwarded_for_in_vendor(corpus, case_dir):
 def test_user_given_nginx_log_format(tmp_path, case_dir):
     log = tmp_path / "app.log"
     log.write_text(
-        '2024-04-10T23:00:01+02:00 192.0.2.7 shop.example.com "GET /cart?id=3 HTTP/2.0" 502 0.250 abc123def456\n'
+        "2024-04-10T23:00:01+02:00 192.0.2.7 shop.example.com "
+        '"GET /cart?id=3 HTTP/2.0" 502 0.250 abc123def456\n'
     )
     case, _ = ingest_one(
         log,
-        nginx_format="log_format timed '$time_iso8601 $remote_addr $host \"$request\" $status "
+        nginx_format='log_format timed \'$time_iso8601 $remote_addr $host "$request" $status '
         "$request_time $request_id';",
     )
     line = row(case, 1)
     assert line["ts"] == utc(2024, 4, 10, 21, 0, 1)
-    assert (line["host"], line["path"], line["query"], line["status"]) == ("shop.example.com", "/cart", "id=3", 502)
+    assert (line["host"], line["path"], line["query"], line["status"]) == (
+        "shop.example.com",
+        "/cart",
+        "id=3",
+        502,
+    )
     assert (line["time_taken_ms"], line["request_id"]) == (250.0, "abc123def456")
 
 
@@ -377,7 +401,9 @@ def test_since_until_and_host_filters(case_dir):
 
 
 def test_forced_format_overrides_detection(case_dir):
-    _, summary = ingest_one(FIXTURES / "apache/beats-apache-access-darwin-2.4.23-common.log", format_name="apache_combined")
+    _, summary = ingest_one(
+        FIXTURES / "apache/beats-apache-access-darwin-2.4.23-common.log", format_name="apache_combined"
+    )
     assert summary.files[0].format == "apache_combined" and summary.files[0].kept == 6
 
 

@@ -50,7 +50,7 @@ def test_zstd_file(tmp_path, case_dir):
 
 def test_non_utf8_bytes_do_not_stop_the_file(tmp_path, case_dir):
     path = tmp_path / "latin1.log"
-    path.write_bytes(LINE.format(n=1).encode() + 'ü'.encode("latin-1") + LINE.format(n=2).encode())
+    path.write_bytes(LINE.format(n=1).encode() + "ü".encode("latin-1") + LINE.format(n=2).encode())
     case, summary = ingest(path)
     (result,) = summary.files
     assert (result.lines, result.kept, result.rejected) == (2, 2, 0)
@@ -79,7 +79,9 @@ def test_empty_file(tmp_path, case_dir):
 
 def test_header_only_cloudfront_file(tmp_path, case_dir):
     path = tmp_path / "E2ABC.2024-01-01-00.abcd.gz"
-    header = (FIXTURES / "cloudfront-standard/node-cloudfront-log-parser-web-1-0.log").read_text().splitlines()[:2]
+    header = (
+        (FIXTURES / "cloudfront-standard/node-cloudfront-log-parser-web-1-0.log").read_text().splitlines()[:2]
+    )
     path.write_bytes(gzip.compress(("\n".join(header) + "\n").encode()))
     _, summary = ingest(path, format_name="cloudfront")
     (result,) = summary.files
@@ -98,7 +100,9 @@ def test_mixed_formats_in_one_folder(tmp_path, case_dir):
     folder = tmp_path / "logs"
     folder.mkdir()
     shutil.copy(NGINX, folder / "origin.log")
-    shutil.copy(FIXTURES / "cloudfront-standard/crowdsec-hub-aws-cloudfront-logs-noheader.log", folder / "cdn.log")
+    shutil.copy(
+        FIXTURES / "cloudfront-standard/crowdsec-hub-aws-cloudfront-logs-noheader.log", folder / "cdn.log"
+    )
     shutil.copy(FIXTURES / "cloudflare-logpush/lnav-logfile_cloudflare-epoch-ns.ndjson", folder / "cf.json")
     case, summary = ingest(folder)
     assert {f.file.rsplit("/", 1)[-1]: f.format for f in summary.files} == {

@@ -9,4 +9,11 @@ from flakehunt.formats.loader import (
     load_formats,
 )
 
-__all__ = ["Format", "FormatDefinitionError", "FormatListing", "describe_formats", "load_format_file", "load_formats"]
+__all__ = [
+    "Format",
+    "FormatDefinitionError",
+    "FormatListing",
+    "describe_formats",
+    "load_format_file",
+    "load_formats",
+]

@@ -191,7 +191,9 @@ def format_from_dict(data: dict[str, Any], *, where: str, origin: str = "user") 
         for s in data.get("sample", [])
     )
     if not samples:
-        raise fail("has no [[sample]]; every format proves itself with sample lines and their expected values")
+        raise fail(
+            "has no [[sample]]; every format proves itself with sample lines and their expected values"
+        )
     for sample in samples:
         unknown = set(sample.expect) - set(EXCHANGE_SCHEMA)
         if unknown:

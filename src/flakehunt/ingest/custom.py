@@ -132,7 +132,9 @@ def with_columns(base: Format, columns: str) -> Format:
     """`base` reading a file whose fields are `columns` (space, comma or tab separated)."""
     names = [n for n in re.split(r"[\s,]+", columns.strip()) if n]
     if not names:
-        raise FlakehuntError("--fields is empty; give the field names in order, e.g. 'timestamp c-ip sc-status'")
+        raise FlakehuntError(
+            "--fields is empty; give the field names in order, e.g. 'timestamp c-ip sc-status'"
+        )
     return replace(base.with_columns(names), origin="--fields")
 
 

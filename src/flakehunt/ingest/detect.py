@@ -21,7 +21,9 @@ SNIFF_LINES = 64
 _ORDER_CACHE: dict[tuple, list[str]] = {}
 
 
-def parse_lines(fmt: Format, lines: pl.DataFrame, state: FileState | None = None, *, file_label: str = "<sample>"):
+def parse_lines(
+    fmt: Format, lines: pl.DataFrame, state: FileState | None = None, *, file_label: str = "<sample>"
+):
     """Parse and normalize `lines`: (exchanges, rejects, skipped)."""
     from flakehunt.ingest.normalize import normalize
 
@@ -41,23 +43,28 @@ def detection_order(formats: Mapping[str, Format]) -> list[str]:
     key = tuple(sorted((f.name, f.origin, len(f.samples)) for f in formats.values()))
     if key in _ORDER_CACHE:
         return _ORDER_CACHE[key]
+    by_header: dict[str, list[tuple[str, str]]] = {}
+    for name, fmt in formats.items():
+        for sample in fmt.samples:
+            by_header.setdefault(sample.header, []).append((name, sample.line))
     covers: dict[str, int] = {}
     for name, fmt in formats.items():
-        count = 0
-        for other_name, other in formats.items():
-            if other_name == name:
-                continue
-            if all(_parses(fmt, sample.header, sample.line) for sample in other.samples):
-                count += 1
-        covers[name] = count
+        failed: set[str] = set()
+        for header, owned in by_header.items():
+            parsed = _parsed_lines(fmt, header, [line for _, line in owned])
+            failed.update(owner for index, (owner, _) in enumerate(owned) if index not in parsed)
+        covers[name] = sum(1 for other in formats if other != name and other not in failed)
     order = sorted(formats, key=lambda n: (covers[n], n))
     _ORDER_CACHE[key] = order
     return order
 
 
-def _parses(fmt: Format, header: str, line: str) -> bool:
-    exchanges, _ = parse_sample_text(fmt, header, line)
-    return exchanges.height == 1
+def _parsed_lines(fmt: Format, header: str, lines: list[str]) -> set[int]:
+    """Indexes of `lines` that `fmt` turns into exchanges, each line read on its own."""
+    offset = header.count("\n") + 1 if header else 0
+    text = "\n".join([header, *lines] if header else lines)
+    exchanges, _, _ = parse_lines(fmt, lines_from_text(text))
+    return {line - 1 - offset for line in exchanges["line"].to_list()}
 
 
 def score(fmt: Format, lines: pl.DataFrame) -> float:

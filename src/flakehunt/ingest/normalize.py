@@ -14,7 +14,13 @@ from flakehunt.formats.loader import FieldMap, Format
 from flakehunt.ingest.parse import LINE, TEXT
 from flakehunt.schema import EXCHANGE_SCHEMA, VENDOR_TYPE, conform
 
-_INTS = {"status": pl.Int16, "bytes_sent": pl.Int64, "content_length": pl.Int64, "age": pl.Int32, "asn": pl.Int64}
+_INTS = {
+    "status": pl.Int16,
+    "bytes_sent": pl.Int64,
+    "content_length": pl.Int64,
+    "age": pl.Int32,
+    "asn": pl.Int64,
+}
 _FLOATS = {"time_taken_ms", "ttfb_ms", "pop_lat", "pop_lon"}
 _REQUEST = r"^(?P<method>[A-Za-z]+) (?P<target>\S+)(?: (?P<protocol>\S+))?$"
 _TARGET = r"^(?P<path>[^?]*)(?:\?(?P<query>.*))?$"
@@ -36,7 +42,9 @@ def normalize(fmt: Format, rows: pl.DataFrame, *, file_label: str) -> tuple[pl.D
     rows = _decode_percent(fmt, rows, present)
     rows = rows.with_columns(_timestamp(fmt, present).alias("__ts"))
     bad_time = rows.filter(pl.col("__ts").is_null())
-    rejects = bad_time.select(LINE, _time_reason(fmt, present).alias("reason"), pl.lit(None, pl.String).alias(TEXT))
+    rejects = bad_time.select(
+        LINE, _time_reason(fmt, present).alias("reason"), pl.lit(None, pl.String).alias(TEXT)
+    )
     rows = rows.filter(pl.col("__ts").is_not_null())
 
     targets: dict[str, list[pl.Expr]] = {}
@@ -44,9 +52,8 @@ def normalize(fmt: Format, rows: pl.DataFrame, *, file_label: str) -> tuple[pl.D
         if mapping.vendor in present:
             targets.setdefault(mapping.to, []).append(_value(fmt, mapping))
     columns = {name: pl.coalesce(exprs) for name, exprs in targets.items()}
-    frame = rows.with_columns(
-        [expr.alias(f"__t_{name}") for name, expr in columns.items()]
-        + [_vendor(fmt, present).alias("vendor")]
+    frame = _with_vendor(rows, _vendor_keys(fmt, present)).with_columns(
+        expr.alias(f"__t_{name}") for name, expr in columns.items()
     )
     frame = _composites(frame, set(columns))
     out = frame.select(
@@ -125,9 +132,11 @@ def _column(name: str, filled: bool) -> pl.Expr:
     elif name == "scheme":
         value = value.str.to_lowercase()
     elif name == "path":
-        value = pl.when(value.str.starts_with("/") | value.str.starts_with("*") | value.str.contains("://")).then(
-            value
-        ).otherwise(pl.lit("/") + value)
+        value = (
+            pl.when(value.str.starts_with("/") | value.str.starts_with("*") | value.str.contains("://"))
+            .then(value)
+            .otherwise(pl.lit("/") + value)
+        )
     elif name == "host":
         value = value.str.replace(r":\d+$", "").str.to_lowercase()
     return value.alias(name)
@@ -152,7 +161,7 @@ def _value(fmt: Format, mapping: FieldMap) -> pl.Expr:
         )
     if mapping.scale is not None:
         value = value.cast(pl.Float64, strict=False) * mapping.scale
-    return value.cast(pl.String) if mapping.scale is None else value.cast(pl.String)
+    return value.cast(pl.String)
 
 
 def _decoded_name(mapping: FieldMap) -> str:
@@ -196,7 +205,11 @@ def _timestamp(fmt: Format, present: set[str]) -> pl.Expr:
     for group in groups:
         if not all(name in present for name in group):
             continue
-        text = pl.col(group[0]) if len(group) == 1 else pl.concat_str([pl.col(n) for n in group], separator=spec.join)
+        text = (
+            pl.col(group[0])
+            if len(group) == 1
+            else pl.concat_str([pl.col(n) for n in group], separator=spec.join)
+        )
         candidates.append(parse_time(text, spec.parse))
     if not candidates:
         return pl.lit(None, pl.Datetime("us", "UTC"))
@@ -226,8 +239,12 @@ def parse_time(text: pl.Expr, how: str) -> pl.Expr:
 
 def _rfc3339(text: pl.Expr) -> pl.Expr:
     iso = text.str.replace(r"[Zz]$", "+00:00").str.replace(r"^(\d{4}-\d{2}-\d{2})[ t]", "${1}T")
-    aware = iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_unit="us").dt.convert_time_zone("UTC")
-    naive = iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us").dt.replace_time_zone("UTC")
+    aware = iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_unit="us").dt.convert_time_zone(
+        "UTC"
+    )
+    naive = iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us").dt.replace_time_zone(
+        "UTC"
+    )
     return pl.coalesce(aware, naive)
 
 
@@ -261,10 +278,21 @@ def _time_reason(fmt: Format, present: set[str]) -> pl.Expr:
 # -- vendor map ------------------------------------------------------------------------------------
 
 
-def _vendor(fmt: Format, present: set[str]) -> pl.Expr:
+def _vendor_keys(fmt: Format, present: set[str]) -> list[str]:
     mapped = {m.vendor for m in fmt.fields if not m.keep} | set(fmt.timestamp.fields)  # the time is in `ts`
-    keys = sorted(n for n in present if n not in mapped and not n.startswith("__"))
-    if not keys:
-        return pl.lit([], dtype=VENDOR_TYPE)
-    items = pl.concat_list([pl.struct(pl.lit(k).alias("key"), pl.col(k).alias("value")) for k in keys])
-    return items.list.eval(pl.element().filter(pl.element().struct.field("value").is_not_null()))
+    return sorted(n for n in present if n not in mapped and not n.startswith("__"))
+
+
+def _with_vendor(rows: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Add `vendor`: each row's non-null `keys` as {key, value} items (long format, then regrouped)."""
+    if not keys or rows.height == 0:
+        return rows.with_columns(pl.lit([], dtype=VENDOR_TYPE).alias("vendor"))
+    indexed = rows.with_row_index("__r")
+    long = (
+        indexed.select("__r", *[pl.col(k).cast(pl.String) for k in keys])
+        .unpivot(index="__r", on=keys, variable_name="key", value_name="value")
+        .drop_nulls("value")
+    )
+    grouped = long.group_by("__r").agg(pl.struct("key", "value").alias("vendor"))
+    joined = indexed.join(grouped, on="__r", how="left", maintain_order="left")
+    return joined.with_columns(pl.col("vendor").fill_null(pl.lit([], dtype=VENDOR_TYPE))).drop("__r")

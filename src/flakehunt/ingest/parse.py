@@ -41,7 +41,12 @@ def empty_rejects() -> pl.DataFrame:
 
 def parse_chunk(fmt: Format, lines: pl.DataFrame, state: FileState) -> Parsed:
     """Cut `lines` (`__line`, `__text`) into vendor fields as `fmt` says."""
-    parser = {"w3c": _parse_delimited, "tsv": _parse_delimited, "regex": _parse_regex, "ndjson": _parse_ndjson}
+    parser = {
+        "w3c": _parse_delimited,
+        "tsv": _parse_delimited,
+        "regex": _parse_regex,
+        "ndjson": _parse_ndjson,
+    }
     return parser[fmt.file_type](fmt, lines, state)
 
 
@@ -81,7 +86,10 @@ def _parse_delimited(fmt: Format, lines: pl.DataFrame, state: FileState) -> Pars
     rejects = counted.filter(~good).select(
         LINE,
         pl.format(
-            "expected {} {}-separated fields, got {}", pl.lit(_range(least, width)), pl.lit(_name(delim)), "__n"
+            "expected {} {}-separated fields, got {}",
+            pl.lit(_range(least, width)),
+            pl.lit(_name(delim)),
+            "__n",
         ).alias("reason"),
         TEXT,
     )
@@ -124,9 +132,7 @@ def _parse_regex(fmt: Format, lines: pl.DataFrame, state: FileState) -> Parsed:
                 matched.select(LINE, pl.col(TEXT).str.extract_groups(pattern).alias("__g")).unnest("__g")
             )
     names = ", ".join(name for name, _ in fmt.patterns)
-    rejects = remaining.select(
-        LINE, pl.lit(f"does not match {fmt.name} ({names})").alias("reason"), TEXT
-    )
+    rejects = remaining.select(LINE, pl.lit(f"does not match {fmt.name} ({names})").alias("reason"), TEXT)
     rows = pl.concat(pieces, how="diagonal") if pieces else pl.DataFrame(schema={LINE: pl.Int64})
     rows = rows.with_columns(_null_if(fmt.null_values, name) for name in rows.columns if name != LINE)
     return Parsed(rows, rejects, skipped)
@@ -147,9 +153,7 @@ def _parse_ndjson(fmt: Format, lines: pl.DataFrame, state: FileState) -> Parsed:
         frame = frame.with_columns(pl.col(TEXT).alias("__json"))
     frame = frame.with_columns(pl.col("__json").str.strip_chars())
     is_object = pl.col("__json").str.starts_with("{") & pl.col("__json").str.ends_with("}")
-    not_objects = frame.filter(~is_object).select(
-        LINE, pl.lit("not a JSON object").alias("reason"), TEXT
-    )
+    not_objects = frame.filter(~is_object).select(LINE, pl.lit("not a JSON object").alias("reason"), TEXT)
     frame = frame.filter(is_object)
     rows, bad = _decode(frame)
     rejects = pl.concat([not_objects, bad.select(LINE, pl.lit("invalid JSON").alias("reason"), TEXT)])

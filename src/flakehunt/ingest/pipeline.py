@@ -114,9 +114,11 @@ class IngestSummary:
                 Text(f"{f.rejected:,}", style="fh.error" if f.rejected else ""),
                 Text(f.status, style="fh.dim" if f.status != "ingested" else ""),
             )
-        added = "nothing new (already ingested)" if not self.rows_added and self.files and all(
-            f.status == "already ingested" for f in self.files
-        ) else f"{self.rows_added:,} rows added to case {self.case_id}, {self.rejected:,} rejected"
+        added = (
+            "nothing new (already ingested)"
+            if not self.rows_added and self.files and all(f.status == "already ingested" for f in self.files)
+            else f"{self.rows_added:,} rows added to case {self.case_id}, {self.rejected:,} rejected"
+        )
         parts: list = [table, Text(added)]
         parts += [Text(f"note: {note}", style="fh.dim") for note in self.notes]
         return Group(*parts)
@@ -233,8 +235,19 @@ def _variant_key(forced: Format | None, since, until, host) -> str:
     if forced is None and since is None and until is None and host is None:
         return ""
     described = json.dumps(
-        [forced and (forced.name, forced.origin, forced.patterns, forced.columns, [m.vendor for m in forced.fields]),
-         since, until, host and host.lower()],
+        [
+            forced
+            and (
+                forced.name,
+                forced.origin,
+                forced.patterns,
+                forced.columns,
+                [m.vendor for m in forced.fields],
+            ),
+            since,
+            until,
+            host and host.lower(),
+        ],
         default=str,
     )
     return "-" + hashlib.sha256(described.encode()).hexdigest()[:12]
@@ -255,15 +268,16 @@ def _expanded(paths: Sequence[Path | str]) -> Iterator[list[tuple[Path, str]]]:
         for item in paths:
             text = str(item)
             if text == "-":
-                spool = tempfile.NamedTemporaryFile(prefix="flakehunt-stdin-", delete=False)
-                shutil.copyfileobj(sys.stdin.buffer, spool)
-                spool.close()
+                with tempfile.NamedTemporaryFile(prefix="flakehunt-stdin-", delete=False) as spool:
+                    shutil.copyfileobj(sys.stdin.buffer, spool)
                 out.append((Path(spool.name), "<stdin>"))
                 continue
             path = Path(item)
             if path.is_dir():
                 found = sorted(
-                    p for p in path.rglob("*") if p.is_file() and not any(x.startswith(".") for x in p.parts[len(path.parts):])
+                    p
+                    for p in path.rglob("*")
+                    if p.is_file() and not any(x.startswith(".") for x in p.parts[len(path.parts) :])
                 )
                 out += [(p, str(p)) for p in found]
             elif path.is_file():
@@ -281,22 +295,36 @@ def _expanded(paths: Sequence[Path | str]) -> Iterator[list[tuple[Path, str]]]:
             Path(spool.name).unlink(missing_ok=True)
 
 
-def _ingest_file(path, label, *, case, formats, forced, variant, window, on_progress, geoip_dir, notes) -> FileResult:
+def _ingest_file(
+    path, label, *, case, formats, forced, variant, window, on_progress, geoip_dir, notes
+) -> FileResult:
     part_id = file_digest(path) + variant
     if store.has_part(case, store.EXCHANGES, part_id):
         return FileResult(label, None, status="already ingested")
     head = read_head(path)
     document = _json_document(path, head)
     if document is not None and _is_har(document):
-        return _ingest_har(path, label, case=case, part_id=part_id, window=window, geoip_dir=geoip_dir, notes=notes)
+        return _ingest_har(
+            path, label, case=case, part_id=part_id, window=window, geoip_dir=geoip_dir, notes=notes
+        )
     if not head.strip():
         result = FileResult(label, forced.name if forced else None)
         with _PartWriter(case, part_id) as writer:
             writer.exchanges(conform(pl.DataFrame(schema=EXCHANGE_SCHEMA)))
         return result
     if document is not None:
-        return _ingest_records(document, path, label, case=case, formats=formats, forced=forced,
-                               part_id=part_id, window=window, geoip_dir=geoip_dir, notes=notes)
+        return _ingest_records(
+            document,
+            path,
+            label,
+            case=case,
+            formats=formats,
+            forced=forced,
+            part_id=part_id,
+            window=window,
+            geoip_dir=geoip_dir,
+            notes=notes,
+        )
     sniff = _sniff_lines(head)
     if forced is None and len(head) < 256 * 1024 and _only_comments(sniff):
         # e.g. a CloudFront log of an hour without requests: a header and nothing else
@@ -310,14 +338,18 @@ def _ingest_file(path, label, *, case, formats, forced, variant, window, on_prog
     with _PartWriter(case, part_id) as writer:
         try:
             for chunk in iter_chunks(path):
-                _process(fmt, chunk.lines, chunk.too_long, state, label, result, writer, window, geoip_dir, notes)
+                _process(
+                    fmt, chunk.lines, chunk.too_long, state, label, result, writer, window, geoip_dir, notes
+                )
                 if on_progress:
                     on_progress(label, chunk.bytes_read, total)
         except TruncatedInputError as exc:
             line = result.lines + 1
             writer.rejects(
-                pl.DataFrame({LINE: [line], "reason": [f"compressed stream ends early ({exc})"], TEXT: [None]},
-                             schema={LINE: pl.Int64, "reason": pl.String, TEXT: pl.String}),
+                pl.DataFrame(
+                    {LINE: [line], "reason": [f"compressed stream ends early ({exc})"], TEXT: [None]},
+                    schema={LINE: pl.Int64, "reason": pl.String, TEXT: pl.String},
+                ),
                 label,
                 fmt.name,
             )
@@ -331,7 +363,9 @@ def _process(fmt, lines, too_long, state, label, result, writer, window, geoip_d
     exchanges, bad_time = normalize(fmt, parsed.rows, file_label=label)
     if bad_time.height:
         bad_time = bad_time.drop(TEXT).join(lines, on=LINE, how="left")
-    rejects = pl.concat([too_long, parsed.rejects, bad_time.select(LINE, "reason", TEXT)], how="vertical_relaxed")
+    rejects = pl.concat(
+        [too_long, parsed.rejects, bad_time.select(LINE, "reason", TEXT)], how="vertical_relaxed"
+    )
     result.skipped += parsed.skipped
     result.rejected += rejects.height
     before = exchanges.height
@@ -415,7 +449,9 @@ def _json_document(path: Path, head: bytes):
 
 
 def _is_har(document) -> bool:
-    return isinstance(document, dict) and isinstance(document.get("log"), dict) and "entries" in document["log"]
+    return (
+        isinstance(document, dict) and isinstance(document.get("log"), dict) and "entries" in document["log"]
+    )
 
 
 def _ingest_har(path, label, *, case, part_id, window, geoip_dir, notes) -> FileResult:
@@ -455,9 +491,7 @@ class _PartWriter:
     """Stream chunks into temporary Parquet files; rename into place only when all went well."""
 
     def __init__(self, case: Case, part_id: str) -> None:
-        self.targets = {
-            name: store.part_path(case, name, part_id) for name in (store.EXCHANGES, REJECTS)
-        }
+        self.targets = {name: store.part_path(case, name, part_id) for name in (store.EXCHANGES, REJECTS)}
         self.writers: dict[str, pq.ParquetWriter] = {}
         self.tmps: dict[str, Path] = {}
 

@@ -162,9 +162,9 @@ def _chunk(data: bytes, first_line: int, raw: BinaryIO) -> Chunk:
     long = pl.col(TEXT).str.len_bytes() > MAX_LINE_BYTES
     too_long = lines.filter(long).select(
         LINE,
-        pl.format("line is {} bytes, over the {} byte limit", pl.col(TEXT).str.len_bytes(), pl.lit(MAX_LINE_BYTES)).alias(
-            "reason"
-        ),
+        pl.format(
+            "line is {} bytes, over the {} byte limit", pl.col(TEXT).str.len_bytes(), pl.lit(MAX_LINE_BYTES)
+        ).alias("reason"),
         pl.col(TEXT).str.slice(0, 200),
     )
     return Chunk(lines.filter(~long), too_long, raw.tell())

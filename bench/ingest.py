@@ -1,0 +1,205 @@
+"""
+Benchmark: flakehunt's full ingest of a large CloudFront standard log against plain peers.
+
+    python bench/ingest.py                 # 5M lines, then the same at 5x to show memory is bounded
+    python bench/ingest.py --lines 500000 --no-scale
+
+Same file, same run, each measured in its own subprocess (wall time, peak RSS via wait4):
+
+* flakehunt  `flakehunt ingest FILE --case ...`: detect, parse, normalize (UTC times, %-decoding,
+  cache vocabulary, path/query, vendor map), enrich, write Parquet.
+* duckdb     `COPY (SELECT * FROM read_csv(FILE, delim='\\t', ...)) TO 'x.parquet'`: no normalization.
+* polars     `pl.scan_csv(FILE, separator='\\t').sink_parquet(...)`: the best plain peer seen here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+
+HEADER = (
+    "#Version: 1.0\n#Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem "
+    "sc-status "
+    "cs(Referer) cs(User-Agent) cs-uri-query cs(Cookie) x-edge-result-type x-edge-request-id x-host-header "
+    "cs-protocol cs-bytes time-taken x-forwarded-for ssl-protocol ssl-cipher x-edge-response-result-type "
+    "cs-protocol-version fle-status fle-encrypted-fields c-port time-to-first-byte "
+    "x-edge-detailed-result-type "
+    "sc-content-type sc-content-len sc-range-start sc-range-end\n"
+)
+POPS = ["FRA56-C1", "IAD89-P2", "NRT57-C3", "LHR61-C2", "SEA19-C1", "GRU3-C1", "SIN2-C1", "SYD4-C1"]
+AGENTS = [
+    "Mozilla/5.0%20(Windows%20NT%2010.0;%20Win64;%20x64)%20AppleWebKit/537.36%20(KHTML,%20like%20Gecko)"
+    f"%20Chrome/{v}.0.0.0%20Safari/537.36"
+    for v in range(110, 126)
+] + [
+    "Mozilla/5.0%20(iPhone;%20CPU%20iPhone%20OS%2017_4%20like%20Mac%20OS%20X)%20AppleWebKit/605.1.15"
+    "%20(KHTML,%20like%20Gecko)%20Version/17.4%20Mobile/15E148%20Safari/604.1",
+    "Mozilla/5.0%20(X11;%20Linux%20x86_64;%20rv:125.0)%20Gecko/20100101%20Firefox/125.0",
+    "curl/8.5.0",
+    "Mozilla/5.0%2520(compatible;%2520Googlebot/2.1;%2520+http://www.google.com/bot.html)",
+]
+RESULTS = ["Hit", "Hit", "Hit", "Miss", "RefreshHit", "Error"]
+
+
+def write_cloudfront_log(path: Path, *, lines: int, seed: int = 42) -> Path:
+    """A seeded CloudFront standard log of `lines` records, written columnar (fast at 5M lines)."""
+    n = lines
+    rnd = pl.int_range(n, eager=True).alias("i")
+    frame = pl.DataFrame(rnd).with_columns(
+        h1=pl.col("i").hash(seed),
+        h2=pl.col("i").hash(seed + 1),
+    )
+    start = 1_712_700_000
+    frame = frame.select(
+        pl.from_epoch(start + (pl.col("i") * 86_400 // max(n, 1)) + (pl.col("h1") % 7).cast(pl.Int64)).alias(
+            "t"
+        ),
+        (pl.col("h1") % len(POPS)).alias("pop"),
+        (pl.col("h1") // 7 % 60_000 + 200).alias("bytes"),
+        pl.format("198.51.{}.{}", (pl.col("h2") % 200), (pl.col("h2") // 200 % 250)).alias("ip"),
+        pl.format("/static/asset-{}.js", pl.col("h2") // 50_000 % 300).alias("path"),
+        (pl.col("h2") // 13 % len(AGENTS)).alias("ua"),
+        (pl.col("h1") // 11 % len(RESULTS)).alias("result"),
+        pl.format("{}{}==", pl.col("h1").cast(pl.String), pl.col("h2").cast(pl.String)).alias("rid"),
+        ((pl.col("h1") // 17 % 900) / 1000 + 0.001).round(3).alias("taken"),
+        (pl.col("h2") // 19 % 60_000 + 1024).alias("port"),
+    )
+    pops, agents = pl.Series(POPS), pl.Series(AGENTS)
+    result = pl.col("result").replace_strict(list(range(len(RESULTS))), RESULTS)
+    out = frame.select(
+        pl.col("t").dt.strftime("%Y-%m-%d").alias("date"),
+        pl.col("t").dt.strftime("%H:%M:%S").alias("time"),
+        pl.col("pop").replace_strict(list(range(len(pops))), pops.to_list()).alias("pop"),
+        pl.col("bytes"),
+        pl.col("ip"),
+        pl.lit("GET").alias("method"),
+        pl.lit("d111111abcdef8.cloudfront.net").alias("dist"),
+        pl.col("path"),
+        pl.when(result == "Error").then(pl.lit("502")).otherwise(pl.lit("200")).alias("status"),
+        pl.lit("-").alias("referer"),
+        pl.col("ua").replace_strict(list(range(len(agents))), agents.to_list()).alias("ua"),
+        pl.lit("v=3").alias("query"),
+        pl.lit("-").alias("cookie"),
+        result.alias("result"),
+        pl.col("rid"),
+        pl.lit("shop.example.com").alias("host"),
+        pl.lit("https").alias("proto"),
+        pl.lit("310").alias("cs_bytes"),
+        pl.col("taken"),
+        pl.lit("-").alias("xff"),
+        pl.lit("TLSv1.3").alias("ssl"),
+        pl.lit("TLS_AES_128_GCM_SHA256").alias("cipher"),
+        result.alias("result2"),
+        pl.lit("HTTP/2.0").alias("pv"),
+        pl.lit("-").alias("fle"),
+        pl.lit("-").alias("fle2"),
+        pl.col("port"),
+        pl.col("taken").alias("ttfb"),
+        result.alias("result3"),
+        pl.lit("application/javascript").alias("ctype"),
+        pl.col("bytes").alias("clen"),
+        pl.lit("-").alias("r1"),
+        pl.lit("-").alias("r2"),
+    )
+    with path.open("wb") as handle:
+        handle.write(HEADER.encode())
+        out.write_csv(handle, separator="\t", include_header=False, quote_style="never")
+    return path
+
+
+PEERS = {
+    "flakehunt": None,  # the CLI itself
+    "duckdb": (
+        "import duckdb, sys; duckdb.sql(f\"COPY (SELECT * FROM read_csv('{sys.argv[1]}', delim='\\t', "
+        "header=false, skip=2, quote='', escape='')) TO '{sys.argv[2]}' (FORMAT parquet)\")"
+    ),
+    "polars": (
+        "import polars as pl, sys; pl.scan_csv(sys.argv[1], separator='\\t', has_header=False, skip_rows=2, "
+        "quote_char=None).sink_parquet(sys.argv[2])"
+    ),
+}
+
+
+def measure(name: str, log: Path, work: Path) -> dict:
+    if name == "flakehunt":
+        argv = [sys.executable, "-m", "flakehunt", "ingest", str(log), "--case", f"bench-{time.time_ns()}",
+                "--output", "json"]  # fmt: skip
+    else:
+        argv = [sys.executable, "-c", PEERS[name], str(log), str(work / f"{name}-{time.time_ns()}.parquet")]
+    env = {**os.environ, "FLAKEHUNT_HOME": str(work / "home")}
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    stdout, stderr = proc.communicate()
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"{name} failed (rc {proc.returncode}): {stderr.decode()[-1500:]}")
+    rows = json.loads(stdout)["rows_added"] if name == "flakehunt" else None
+    return {"name": name, "wall": wall, "rows": rows, "rc": proc.returncode}
+
+
+def run_measured(name: str, log: Path, work: Path) -> dict:
+    """Run `measure` in a fresh child so RUSAGE_CHILDREN's peak is this peer's alone."""
+    code = (
+        "import json, resource, sys; sys.path.insert(0, sys.argv[1]); import ingest as b;"
+        "from pathlib import Path;"
+        "r = b.measure(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]));"
+        "r['peak_mb'] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024; print(json.dumps(r))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(Path(__file__).parent), name, str(log), str(work)],
+        capture_output=True, check=False, text=True,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(done.stderr[-2000:])
+    return json.loads(done.stdout)
+
+
+def bench(lines: int, work: Path, peers: list[str]) -> dict[str, dict]:
+    log = write_cloudfront_log(work / f"cloudfront-{lines}.log", lines=lines)
+    size_mb = log.stat().st_size / 1e6
+    print(f"\n{lines:,} lines, {size_mb:,.0f} MB ({log.name})")
+    results = {}
+    for name in peers:
+        r = run_measured(name, log, work)
+        r["mb_s"] = size_mb / r["wall"]
+        r["rows_s"] = lines / r["wall"]
+        results[name] = r
+        extra = f"  rows kept {r['rows']:,}" if r["rows"] is not None else ""
+        print(f"  {name:<10} {r['wall']:7.2f} s  {r['mb_s']:7.1f} MB/s  {r['rows_s']:>11,.0f} rows/s  "
+              f"peak RSS {r['peak_mb']:7.0f} MB{extra}")  # fmt: skip
+    if "flakehunt" in results:
+        for peer in (p for p in peers if p != "flakehunt"):
+            ratio = results["flakehunt"]["mb_s"] / results[peer]["mb_s"]
+            memory = results["flakehunt"]["peak_mb"] / results[peer]["peak_mb"]
+            print(f"  flakehunt / {peer}: {ratio:.2f}x throughput, {memory:.2f}x peak memory")
+    log.unlink()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--lines", type=int, default=5_000_000)
+    parser.add_argument("--no-scale", action="store_true", help="skip the 5x run")
+    parser.add_argument("--peers", default="flakehunt,duckdb,polars")
+    args = parser.parse_args()
+    peers = args.peers.split(",")
+    with tempfile.TemporaryDirectory(prefix="flakehunt-bench-") as tmp:
+        base = bench(args.lines, Path(tmp), peers)
+        if not args.no_scale and "flakehunt" in peers:
+            big = bench(args.lines * 5, Path(tmp), ["flakehunt"])
+            ratio = big["flakehunt"]["peak_mb"] / base["flakehunt"]["peak_mb"]
+            print(f"\n5x the input: flakehunt peak RSS {ratio:.2f}x (bounded if well under 5x)")
+
+
+if __name__ == "__main__":
+    main()

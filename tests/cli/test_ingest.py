@@ -1,0 +1,95 @@
+"""`flakehunt ingest` and `flakehunt formats`: wiring, output and exit codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from flakehunt.cli import app
+from flakehunt.errors import ExitCode
+
+runner = CliRunner()
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+
+
+def test_unknown_format_is_one_line_and_exit_2(tmp_path, monkeypatch, golden, case_dir):
+    monkeypatch.chdir(tmp_path)
+    Path("mystery.log").write_text("this is not a log line\n")
+    result = runner.invoke(app, ["ingest", "mystery.log", "--case", "T-1"])
+    assert result.exit_code == ExitCode.BAD_INPUT
+    assert result.stdout == ""
+    golden.check("ingest-unknown-format.stderr", result.stderr)
+
+
+def test_missing_file_is_one_line_and_exit_2(tmp_path, monkeypatch, golden, case_dir):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["ingest", "nope.log", "--case", "T-1"])
+    assert result.exit_code == ExitCode.BAD_INPUT
+    golden.check("ingest-missing-file.stderr", result.stderr)
+
+
+def test_unknown_format_name_exit_2(tmp_path, monkeypatch, case_dir):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(FIXTURES / "nginx/beats-nginx-access-test-xff-ipv6.log", "a.log")
+    result = runner.invoke(app, ["ingest", "a.log", "--case", "T-1", "--format", "nginx"])
+    assert result.exit_code == ExitCode.BAD_INPUT
+    assert result.stderr.startswith("flakehunt: error: unknown format 'nginx'; known: akamai_datastream2, ")
+    assert result.stderr.count("\n") == 1
+
+
+def test_json_summary_then_already_ingested(tmp_path, monkeypatch, case_dir):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(FIXTURES / "nginx/beats-nginx-access-test-xff-ipv6.log", "a.log")
+    first = runner.invoke(app, ["ingest", "a.log", "--case", "T-1", "--output", "json"])
+    assert first.exit_code == 0, first.stderr
+    data = json.loads(first.stdout)
+    assert (data["rows_added"], data["files"][0]["format"], data["files"][0]["kept"]) == (
+        7,
+        "nginx_combined",
+        7,
+    )
+    second = runner.invoke(app, ["ingest", "a.log", "--case", "T-1"])
+    assert second.exit_code == 0
+    assert "already ingested" in second.stdout and "nothing new" in second.stdout
+
+
+def test_text_summary_names_file_format_and_counts(tmp_path, monkeypatch, case_dir):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(FIXTURES / "nginx/crowdsec-hub-nginx_http-logs-mixed.log", "mixed.log")
+    result = runner.invoke(app, ["ingest", "mixed.log", "--case", "T-1"])
+    assert result.exit_code == 0
+    line = next(x for x in result.stdout.splitlines() if x.startswith("mixed.log"))
+    assert line.split() == ["mixed.log", "nginx_combined", "9", "8", "1", "ingested"]
+    assert "8 rows added to case T-1, 1 rejected" in result.stdout
+
+
+def test_formats_lists_every_format_with_its_fields():
+    result = runner.invoke(app, ["formats", "--output", "json"])
+    assert result.exit_code == 0
+    listing = {f["name"]: f for f in json.loads(result.stdout)}
+    assert "edge_pop" in listing["cloudfront"]["provides"]
+    assert "request_id" in listing["nginx_combined_request_id"]["provides"]
+    assert listing["nginx_combined"]["source"] == "origin"
+    text = runner.invoke(app, ["formats"])
+    assert text.exit_code == 0 and "cloudflare_logpush" in text.stdout
+
+
+def test_cli_exits_cleanly_after_a_larger_ingest(tmp_path):
+    """A process that used polars and pyarrow once aborted at exit (rc 134); this one must not."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    from ingest import write_cloudfront_log  # bench/ingest.py's seeded generator
+
+    log = write_cloudfront_log(tmp_path / "big.log", lines=200_000, seed=7)
+    done = subprocess.run(
+        [sys.executable, "-m", "flakehunt", "ingest", str(log), "--case", "BIG-1", "--output", "json"],
+        capture_output=True,
+        env={"FLAKEHUNT_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"},
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert json.loads(done.stdout)["rows_added"] == 200_000
