@@ -209,3 +209,22 @@ def test_bad_input_is_one_clear_error():
         explain(frame, dimensions=["browser"])
     with pytest.raises(FlakehuntError, match=r"label column 'status' must be boolean"):
         explain(frame, label="status", dimensions=["edge_pop"])
+
+
+def test_a_value_that_fails_only_through_one_combination_is_not_reported_alone():
+    dims = {
+        "browser": ["firefox", "chromium", "webkit"],
+        "geo_country": ["DE", "FR", "PL", "US"],
+        "os": ["linux", "windows", "macos"],
+    }
+
+    def rate(frame):
+        hit = (frame["browser"].to_numpy() == "firefox") & (frame["geo_country"].to_numpy() == "DE")
+        return np.where(hit, 0.3, 0.02)
+
+    result = explain(observations(8000, 8, dims, rate), dimensions=list(dims))
+    assert reported(result) == [{"browser": "firefox", "geo_country": "DE"}]
+    # DE and firefox are significant alone, but only because of the combination.
+    for value in ({"geo_country": "DE"}, {"browser": "firefox"}):
+        part = group(result, **value)
+        assert part["p_adjusted"] < 0.05 and part["verdict"] == Verdict.REDUNDANT
