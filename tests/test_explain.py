@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import polars as pl
 import pytest
@@ -228,3 +230,11 @@ def test_a_value_that_fails_only_through_one_combination_is_not_reported_alone()
     for value in ({"geo_country": "DE"}, {"browser": "firefox"}):
         part = group(result, **value)
         assert part["p_adjusted"] < 0.05 and part["verdict"] == Verdict.REDUNDANT
+
+
+def test_empty_input_explains_nothing_and_says_so_in_valid_json():
+    empty = pl.DataFrame(schema={"edge_pop": pl.String, "time_taken_ms": pl.Float64, "failed": pl.Boolean})
+    result = explain(empty, dimensions=["edge_pop"], numeric=["time_taken_ms"])
+    assert (result.observations, result.explanations, result.groups.height) == (0, [], 0)
+    assert result.overall["runs_needed"] == 59 and result.numeric[0].verdict is Verdict.NOT_ENOUGH_EVIDENCE
+    json.dumps(result.to_dict(), allow_nan=False)

@@ -66,6 +66,11 @@ MAX_UNDECIDED = 20
 _N, _F, _ORDER, _COMBO = "_n", "_f", "_order", "_combo"
 
 
+def _json_number(x: float | None) -> float | None:
+    """NaN and infinities are not JSON; they become null."""
+    return None if x is None or not math.isfinite(x) else x
+
+
 class Verdict(enum.StrEnum):
     """What the evidence says about one group or numeric dimension."""
 
@@ -102,12 +107,12 @@ class Finding:
             "dimensions": dict(self.dimensions),
             "support": self.support,
             "failures": self.failures,
-            "rate": self.rate,
-            "rate_outside": self.rate_outside,
-            "risk_ratio": self.risk_ratio,
-            "risk_ratio_ci": list(self.risk_ratio_ci),
-            "p_value": self.p_value,
-            "p_adjusted": self.p_adjusted,
+            "rate": _json_number(self.rate),
+            "rate_outside": _json_number(self.rate_outside),
+            "risk_ratio": _json_number(self.risk_ratio),
+            "risk_ratio_ci": [_json_number(x) for x in self.risk_ratio_ci],
+            "p_value": _json_number(self.p_value),
+            "p_adjusted": _json_number(self.p_adjusted),
             "test": "fisher" if self.exact else "chi2",
             "verdict": str(self.verdict),
         }
@@ -138,8 +143,8 @@ class NumericComparison:
             "median_failed": self.median_failed,
             "median_passed": self.median_passed,
             "effect": self.effect,
-            "p_value": self.p_value,
-            "p_adjusted": self.p_adjusted,
+            "p_value": _json_number(self.p_value),
+            "p_adjusted": _json_number(self.p_adjusted),
             "test": "mann-whitney-u",
             "verdict": str(self.verdict),
         }
