@@ -300,7 +300,7 @@ def explain(
         [Verdict.SIGNIFICANT, Verdict.REDUNDANT, Verdict.SMALL_EFFECT, Verdict.NOT_ENOUGH_EVIDENCE],
         default=Verdict.NOT_SIGNIFICANT,
     )
-    explained = _explained_by_a_child(groups, verdict == Verdict.SIGNIFICANT, (total, total_failures))
+    explained = _explained_by_a_child(groups, verdict == Verdict.SIGNIFICANT, (total, total_failures), alpha)
     verdict = np.where(explained, Verdict.REDUNDANT, verdict)
     more_runs = np.where(verdict == Verdict.NOT_ENOUGH_EVIDENCE, np.maximum(n_runs - n, 0), 0)
     groups = groups.with_columns(
@@ -497,7 +497,7 @@ def _parts_evidence(
 
 
 def _explained_by_a_child(
-    groups: pl.DataFrame, reported: np.ndarray, everything: tuple[int, int], alpha: float = 0.05
+    groups: pl.DataFrame, reported: np.ndarray, everything: tuple[int, int], alpha: float
 ) -> np.ndarray:
     """
     Reported groups whose excess is all in a reported combination that contains them.
