@@ -271,49 +271,14 @@ def explain(
     groups, values, by_order, combos = _count_groups(base, dims, max_order, min_support, total)
     numeric_raw = _numeric_tests(labelled, label, numeric)
 
-    # One Benjamini-Hochberg family: every group tested and every numeric dimension.
-    f = groups[_F].to_numpy().astype(float)
-    n = groups[_N].to_numpy().astype(float)
-    p, exact = association_p_values(f, n, total_failures, total)
-    p_all = np.concatenate([p, np.array([r["p_value"] for r in numeric_raw], dtype=float)])
-    p_adj_all = benjamini_hochberg(p_all)
-    p_adj, p_adj_numeric = p_adj_all[: len(p)], p_adj_all[len(p) :]
-    rr, lo, hi = risk_ratio(f, n - f, total_failures - f, (total - n) - (total_failures - f))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rate = f / n
-        rate_outside = (total_failures - f) / (total - n)
-
-    significant = (p_adj < alpha) & (rr >= min_risk_ratio)
-    # Redundancy: the evidence against every part is one more family of tests, corrected over all
-    # groups tested (a group that is not a candidate counts with p = 1).
-    p_parts, rr_parts = _parts_evidence(groups, significant, combos, (total, total_failures), min_risk_ratio)
-    clearly_more = (groups[_ORDER].to_numpy() == 1) | (
-        (benjamini_hochberg(p_parts) < alpha) & (rr_parts >= min_risk_ratio)
-    )
-    verdict = np.select(
-        [
-            significant & clearly_more,
-            significant,
-            p_adj < alpha,
-            n < n_runs,
-        ],
-        [Verdict.SIGNIFICANT, Verdict.REDUNDANT, Verdict.SMALL_EFFECT, Verdict.NOT_ENOUGH_EVIDENCE],
-        default=Verdict.NOT_SIGNIFICANT,
-    )
-    explained = _explained_by_a_child(groups, verdict == Verdict.SIGNIFICANT, (total, total_failures), alpha)
-    verdict = np.where(explained, Verdict.REDUNDANT, verdict)
-    more_runs = np.where(verdict == Verdict.NOT_ENOUGH_EVIDENCE, np.maximum(n_runs - n, 0), 0)
-    groups = groups.with_columns(
-        pl.Series("rate", rate),
-        pl.Series("rate_outside", rate_outside),
-        pl.Series("risk_ratio", rr),
-        pl.Series("risk_ratio_lo", lo),
-        pl.Series("risk_ratio_hi", hi),
-        pl.Series("p_value", p),
-        pl.Series("p_adjusted", p_adj),
-        pl.Series("exact", exact),
-        pl.Series("verdict", verdict.astype(str)),
-        pl.Series("runs_needed", more_runs.astype(np.int64)),
+    groups, p_adj_numeric = _judge(
+        groups,
+        np.array([r["p_value"] for r in numeric_raw], dtype=float),
+        combos,
+        (total, total_failures),
+        alpha=alpha,
+        min_risk_ratio=min_risk_ratio,
+        n_runs=n_runs,
     )
 
     reported = groups.filter(pl.col("verdict") == Verdict.SIGNIFICANT).sort(
@@ -358,6 +323,65 @@ def explain(
         overall=overall,
         groups=_decode(groups, dims, values),
     )
+
+
+def _judge(
+    groups: pl.DataFrame,
+    numeric_p: np.ndarray,
+    combos: list[tuple[str, ...]],
+    everything: tuple[int, int],
+    *,
+    alpha: float,
+    min_risk_ratio: float,
+    n_runs: int,
+) -> tuple[pl.DataFrame, np.ndarray]:
+    """Test every group, correct, judge effect size and redundancy; add the columns and verdicts."""
+    total, total_failures = everything
+    # One Benjamini-Hochberg family: every group tested and every numeric dimension.
+    f = groups[_F].to_numpy().astype(float)
+    n = groups[_N].to_numpy().astype(float)
+    p, exact = association_p_values(f, n, total_failures, total)
+    p_all = np.concatenate([p, numeric_p])
+    p_adj_all = benjamini_hochberg(p_all)
+    p_adj, p_adj_numeric = p_adj_all[: len(p)], p_adj_all[len(p) :]
+    rr, lo, hi = risk_ratio(f, n - f, total_failures - f, (total - n) - (total_failures - f))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = f / n
+        rate_outside = (total_failures - f) / (total - n)
+
+    significant = (p_adj < alpha) & (rr >= min_risk_ratio)
+    # Redundancy: the evidence against every part is one more family of tests, corrected over all
+    # groups tested (a group that is not a candidate counts with p = 1).
+    p_parts, rr_parts = _parts_evidence(groups, significant, combos, everything, min_risk_ratio)
+    clearly_more = (groups[_ORDER].to_numpy() == 1) | (
+        (benjamini_hochberg(p_parts) < alpha) & (rr_parts >= min_risk_ratio)
+    )
+    verdict = np.select(
+        [
+            significant & clearly_more,
+            significant,
+            p_adj < alpha,
+            n < n_runs,
+        ],
+        [Verdict.SIGNIFICANT, Verdict.REDUNDANT, Verdict.SMALL_EFFECT, Verdict.NOT_ENOUGH_EVIDENCE],
+        default=Verdict.NOT_SIGNIFICANT,
+    )
+    explained = _explained_by_a_child(groups, verdict == Verdict.SIGNIFICANT, everything, alpha)
+    verdict = np.where(explained, Verdict.REDUNDANT, verdict)
+    more_runs = np.where(verdict == Verdict.NOT_ENOUGH_EVIDENCE, np.maximum(n_runs - n, 0), 0)
+    groups = groups.with_columns(
+        pl.Series("rate", rate),
+        pl.Series("rate_outside", rate_outside),
+        pl.Series("risk_ratio", rr),
+        pl.Series("risk_ratio_lo", lo),
+        pl.Series("risk_ratio_hi", hi),
+        pl.Series("p_value", p),
+        pl.Series("p_adjusted", p_adj),
+        pl.Series("exact", exact),
+        pl.Series("verdict", verdict.astype(str)),
+        pl.Series("runs_needed", more_runs.astype(np.int64)),
+    )
+    return groups, p_adj_numeric
 
 
 def _check_columns(lf: pl.LazyFrame, label: str, dims: list[str], numeric: list[str]) -> None:
