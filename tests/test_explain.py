@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import polars as pl
 import pytest
@@ -209,3 +211,30 @@ def test_bad_input_is_one_clear_error():
         explain(frame, dimensions=["browser"])
     with pytest.raises(FlakehuntError, match=r"label column 'status' must be boolean"):
         explain(frame, label="status", dimensions=["edge_pop"])
+
+
+def test_a_value_that_fails_only_through_one_combination_is_not_reported_alone():
+    dims = {
+        "browser": ["firefox", "chromium", "webkit"],
+        "geo_country": ["DE", "FR", "PL", "US"],
+        "os": ["linux", "windows", "macos"],
+    }
+
+    def rate(frame):
+        hit = (frame["browser"].to_numpy() == "firefox") & (frame["geo_country"].to_numpy() == "DE")
+        return np.where(hit, 0.3, 0.02)
+
+    result = explain(observations(8000, 8, dims, rate), dimensions=list(dims))
+    assert reported(result) == [{"browser": "firefox", "geo_country": "DE"}]
+    # DE and firefox are significant alone, but only because of the combination.
+    for value in ({"geo_country": "DE"}, {"browser": "firefox"}):
+        part = group(result, **value)
+        assert part["p_adjusted"] < 0.05 and part["verdict"] == Verdict.REDUNDANT
+
+
+def test_empty_input_explains_nothing_and_says_so_in_valid_json():
+    empty = pl.DataFrame(schema={"edge_pop": pl.String, "time_taken_ms": pl.Float64, "failed": pl.Boolean})
+    result = explain(empty, dimensions=["edge_pop"], numeric=["time_taken_ms"])
+    assert (result.observations, result.explanations, result.groups.height) == (0, [], 0)
+    assert result.overall["runs_needed"] == 59 and result.numeric[0].verdict is Verdict.NOT_ENOUGH_EVIDENCE
+    json.dumps(result.to_dict(), allow_nan=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -70,7 +71,7 @@ def test_the_onset_is_found_near_a_seeded_change_and_lines_up_with_the_deploy():
     assert f_after / n_after > 0.15 and deploy_row.risk_ratio > 4 and deploy_row.p_value < 1e-6
     purge_row = next(e for e in result.events if e.label == "purge")
     assert purge_row.p_value > 0.01  # nothing changed at 08:00 (its "after" runs to the deploy)
-    assert result.to_dict()["nearest_event"]["event"] == "deploy v42"
+    assert json.loads(json.dumps(result.to_dict(), allow_nan=False))["nearest_event"]["event"] == "deploy v42"
 
 
 def test_a_fix_is_a_downward_change_and_not_an_onset():

@@ -19,9 +19,13 @@ How it decides
   `min_risk_ratio`; a significant but smaller ratio is `small_effect`.
 - **Redundancy**: a combination is reported only when it explains *clearly more than each of
   its parts*: inside every part (every proper subset of its dimension values) the combination
-  must fail at least `min_risk_ratio` times as often as the rest of that part, with a one-sided
-  p-value below `alpha`. So "edge=X and browser=chrome" is not repeated after "edge=X" when
-  chrome fails no more than other browsers at X; otherwise it is `redundant`.
+  must fail at least `min_risk_ratio` times as often as the rest of that part, and the largest
+  of those one-sided p-values, Benjamini-Hochberg corrected over all groups tested (a strong
+  group has thousands of children, and some beat it by chance), must be below `alpha`. So
+  "edge=X and browser=chrome" is not repeated after "edge=X" when
+  chrome fails no more than other browsers at X; otherwise it is `redundant`. The other way
+  round, a reported group is `redundant` too when its excess is all inside a reported
+  combination that contains it ("country=DE" only because "country=DE and browser=firefox").
 - **Not enough evidence**: a group that is not significant and has fewer observations than
   :func:`.stats.runs_needed` (59 to tell a 5 % failure rate from 0 % at 95 %) gets
   `not_enough_evidence` and the number of further runs needed in that configuration.
@@ -62,6 +66,11 @@ MAX_UNDECIDED = 20
 _N, _F, _ORDER, _COMBO = "_n", "_f", "_order", "_combo"
 
 
+def _json_number(x: float | None) -> float | None:
+    """NaN and infinities are not JSON; they become null."""
+    return None if x is None or not math.isfinite(x) else x
+
+
 class Verdict(enum.StrEnum):
     """What the evidence says about one group or numeric dimension."""
 
@@ -98,12 +107,12 @@ class Finding:
             "dimensions": dict(self.dimensions),
             "support": self.support,
             "failures": self.failures,
-            "rate": self.rate,
-            "rate_outside": self.rate_outside,
-            "risk_ratio": self.risk_ratio,
-            "risk_ratio_ci": list(self.risk_ratio_ci),
-            "p_value": self.p_value,
-            "p_adjusted": self.p_adjusted,
+            "rate": _json_number(self.rate),
+            "rate_outside": _json_number(self.rate_outside),
+            "risk_ratio": _json_number(self.risk_ratio),
+            "risk_ratio_ci": [_json_number(x) for x in self.risk_ratio_ci],
+            "p_value": _json_number(self.p_value),
+            "p_adjusted": _json_number(self.p_adjusted),
             "test": "fisher" if self.exact else "chi2",
             "verdict": str(self.verdict),
         }
@@ -134,8 +143,8 @@ class NumericComparison:
             "median_failed": self.median_failed,
             "median_passed": self.median_passed,
             "effect": self.effect,
-            "p_value": self.p_value,
-            "p_adjusted": self.p_adjusted,
+            "p_value": _json_number(self.p_value),
+            "p_adjusted": _json_number(self.p_adjusted),
             "test": "mann-whitney-u",
             "verdict": str(self.verdict),
         }
@@ -259,47 +268,17 @@ def explain(
     total, total_failures = int(counts_df["labelled"][0]), int(counts_df["failed"][0] or 0)
     unlabelled = int(counts_df["rows"][0]) - total
 
-    groups, values, by_order, n_combos = _count_groups(base, dims, max_order, min_support, total)
+    groups, values, by_order, combos = _count_groups(base, dims, max_order, min_support, total)
     numeric_raw = _numeric_tests(labelled, label, numeric)
 
-    # One Benjamini-Hochberg family: every group tested and every numeric dimension.
-    f = groups[_F].to_numpy().astype(float)
-    n = groups[_N].to_numpy().astype(float)
-    p, exact = association_p_values(f, n, total_failures, total)
-    p_all = np.concatenate([p, np.array([r["p_value"] for r in numeric_raw], dtype=float)])
-    p_adj_all = benjamini_hochberg(p_all)
-    p_adj, p_adj_numeric = p_adj_all[: len(p)], p_adj_all[len(p) :]
-    rr, lo, hi = risk_ratio(f, n - f, total_failures - f, (total - n) - (total_failures - f))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rate = f / n
-        rate_outside = (total_failures - f) / (total - n)
-
-    significant = (p_adj < alpha) & (rr >= min_risk_ratio)
-    clearly_more = _clearly_more_than_parts(
-        groups, significant, dims, alpha, min_risk_ratio, (total, total_failures)
-    )
-    verdict = np.select(
-        [
-            significant & clearly_more,
-            significant,
-            p_adj < alpha,
-            n < n_runs,
-        ],
-        [Verdict.SIGNIFICANT, Verdict.REDUNDANT, Verdict.SMALL_EFFECT, Verdict.NOT_ENOUGH_EVIDENCE],
-        default=Verdict.NOT_SIGNIFICANT,
-    )
-    more_runs = np.where(verdict == Verdict.NOT_ENOUGH_EVIDENCE, np.maximum(n_runs - n, 0), 0)
-    groups = groups.with_columns(
-        pl.Series("rate", rate),
-        pl.Series("rate_outside", rate_outside),
-        pl.Series("risk_ratio", rr),
-        pl.Series("risk_ratio_lo", lo),
-        pl.Series("risk_ratio_hi", hi),
-        pl.Series("p_value", p),
-        pl.Series("p_adjusted", p_adj),
-        pl.Series("exact", exact),
-        pl.Series("verdict", verdict.astype(str)),
-        pl.Series("runs_needed", more_runs.astype(np.int64)),
+    groups, p_adj_numeric = _judge(
+        groups,
+        np.array([r["p_value"] for r in numeric_raw], dtype=float),
+        combos,
+        (total, total_failures),
+        alpha=alpha,
+        min_risk_ratio=min_risk_ratio,
+        n_runs=n_runs,
     )
 
     reported = groups.filter(pl.col("verdict") == Verdict.SIGNIFICANT).sort(
@@ -328,7 +307,7 @@ def explain(
         "min_support": min_support,
         "min_risk_ratio": min_risk_ratio,
         "alpha": alpha,
-        "combinations": n_combos,
+        "combinations": len(combos),
         "groups_tested": groups.height,
         "groups_by_order": by_order,
         "unlabelled": unlabelled,
@@ -344,6 +323,65 @@ def explain(
         overall=overall,
         groups=_decode(groups, dims, values),
     )
+
+
+def _judge(
+    groups: pl.DataFrame,
+    numeric_p: np.ndarray,
+    combos: list[tuple[str, ...]],
+    everything: tuple[int, int],
+    *,
+    alpha: float,
+    min_risk_ratio: float,
+    n_runs: int,
+) -> tuple[pl.DataFrame, np.ndarray]:
+    """Test every group, correct, judge effect size and redundancy; add the columns and verdicts."""
+    total, total_failures = everything
+    # One Benjamini-Hochberg family: every group tested and every numeric dimension.
+    f = groups[_F].to_numpy().astype(float)
+    n = groups[_N].to_numpy().astype(float)
+    p, exact = association_p_values(f, n, total_failures, total)
+    p_all = np.concatenate([p, numeric_p])
+    p_adj_all = benjamini_hochberg(p_all)
+    p_adj, p_adj_numeric = p_adj_all[: len(p)], p_adj_all[len(p) :]
+    rr, lo, hi = risk_ratio(f, n - f, total_failures - f, (total - n) - (total_failures - f))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = f / n
+        rate_outside = (total_failures - f) / (total - n)
+
+    significant = (p_adj < alpha) & (rr >= min_risk_ratio)
+    # Redundancy: the evidence against every part is one more family of tests, corrected over all
+    # groups tested (a group that is not a candidate counts with p = 1).
+    p_parts, rr_parts = _parts_evidence(groups, significant, combos, everything, min_risk_ratio)
+    clearly_more = (groups[_ORDER].to_numpy() == 1) | (
+        (benjamini_hochberg(p_parts) < alpha) & (rr_parts >= min_risk_ratio)
+    )
+    verdict = np.select(
+        [
+            significant & clearly_more,
+            significant,
+            p_adj < alpha,
+            n < n_runs,
+        ],
+        [Verdict.SIGNIFICANT, Verdict.REDUNDANT, Verdict.SMALL_EFFECT, Verdict.NOT_ENOUGH_EVIDENCE],
+        default=Verdict.NOT_SIGNIFICANT,
+    )
+    explained = _explained_by_a_child(groups, verdict == Verdict.SIGNIFICANT, everything, alpha)
+    verdict = np.where(explained, Verdict.REDUNDANT, verdict)
+    more_runs = np.where(verdict == Verdict.NOT_ENOUGH_EVIDENCE, np.maximum(n_runs - n, 0), 0)
+    groups = groups.with_columns(
+        pl.Series("rate", rate),
+        pl.Series("rate_outside", rate_outside),
+        pl.Series("risk_ratio", rr),
+        pl.Series("risk_ratio_lo", lo),
+        pl.Series("risk_ratio_hi", hi),
+        pl.Series("p_value", p),
+        pl.Series("p_adjusted", p_adj),
+        pl.Series("exact", exact),
+        pl.Series("verdict", verdict.astype(str)),
+        pl.Series("runs_needed", more_runs.astype(np.int64)),
+    )
+    return groups, p_adj_numeric
 
 
 def _check_columns(lf: pl.LazyFrame, label: str, dims: list[str], numeric: list[str]) -> None:
@@ -367,7 +405,7 @@ def _check_columns(lf: pl.LazyFrame, label: str, dims: list[str], numeric: list[
 
 def _count_groups(
     base: pl.DataFrame, dims: list[str], max_order: int, min_support: int, total: int
-) -> tuple[pl.DataFrame, dict[str, list[Any]], dict[int, int], int]:
+) -> tuple[pl.DataFrame, dict[str, list[Any]], dict[int, int], list[tuple[str, ...]]]:
     """Roll the base cuboid up to every combination of 1..max_order dims; keep testable groups."""
     empty = pl.DataFrame(
         {
@@ -379,7 +417,7 @@ def _count_groups(
         }
     )
     if not dims or base.height == 0:
-        return empty, {d: [None] for d in dims}, {}, 0
+        return empty, {d: [None] for d in dims}, {}, []
     coded, values = _encode(base, dims)
     combos = [c for k in range(1, max_order + 1) for c in itertools.combinations(dims, k)]
     lazy = coded.lazy()
@@ -402,62 +440,127 @@ def _count_groups(
     by_order = {k: 0 for k in range(1, min(max_order, len(dims)) + 1)}
     for combo, part in zip(combos, rolled, strict=True):
         by_order[len(combo)] += part.height
-    return groups, values, by_order, len(combos)
+    return groups, values, by_order, combos
 
 
 def _encode(base: pl.DataFrame, dims: list[str]) -> tuple[pl.DataFrame, dict[str, list[Any]]]:
     """Replace each dimension by a dense UInt32 code: 0 is a missing value, 1.. the sorted values."""
     values: dict[str, list[Any]] = {}
-    columns = []
+    coded = base.select(_N, _F)
     for d in dims:
         col = base[d]
         if isinstance(col.dtype, pl.Categorical | pl.Enum):
             col = col.cast(pl.String)
-        values[d] = [None, *col.drop_nulls().unique().sort().to_list()]
-        columns.append(col.rank("dense").fill_null(0).cast(pl.UInt32).alias(d))
-    return base.select(_N, _F).with_columns(columns), values
+        present = col.drop_nulls().unique().sort()
+        values[d] = [None, *present.to_list()]
+        table = pl.DataFrame(
+            {d: present, "_code": pl.int_range(1, len(present) + 1, dtype=pl.UInt32, eager=True)}
+        )
+        codes = col.to_frame().join(table, on=d, how="left", maintain_order="left")["_code"]
+        coded = coded.with_columns(codes.fill_null(0).alias(d))
+    return coded, values
 
 
-def _clearly_more_than_parts(
+def _parts_evidence(
     groups: pl.DataFrame,
-    significant: np.ndarray,
-    dims: list[str],
-    alpha: float,
-    min_risk_ratio: float,
+    candidate: np.ndarray,
+    combos: list[tuple[str, ...]],
     everything: tuple[int, int],
+    min_risk_ratio: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """
+    How much more each candidate group (order >= 2) fails than the rest of each of its parts.
+
+    A part is every proper, non-empty subset of the group's dimension values. Returns, per group,
+    the largest one-sided p-value and the smallest risk ratio of "fails more than the rest of the
+    part" over its parts (an intersection-union test: every part must be beaten); 1 and NaN where
+    the group is not a candidate. p-values are only computed for groups whose risk ratio beats
+    `min_risk_ratio` in every part (the others are redundant whatever the p-value), which keeps
+    the exact tests few: a strong group has thousands of children that fail no more than it.
+    """
+    p_max = np.ones(groups.height)
+    rr_min = np.full(groups.height, np.nan)
+    rows = groups.with_row_index("_row").filter(pl.Series(candidate) & (pl.col(_ORDER) >= 2))
+    if rows.height == 0:
+        return p_max, rr_min
+    combo_id = {combo: i for i, combo in enumerate(combos)}
+    by_combo = groups.partition_by(_COMBO, as_dict=True)
+    tables = []  # (row, f, n, f_part, n_part) of every (group, part) pair, tested in one go
+    for (cid,), cand in rows.partition_by(_COMBO, as_dict=True).items():
+        combo = combos[cid]
+        for k in range(1, len(combo)):
+            for part in itertools.combinations(combo, k):
+                lookup = by_combo.get((combo_id[part],), groups.clear())
+                joined = cand.select("_row", *part, _N, _F).join(
+                    lookup.select(*part, pl.col(_N).alias("_np"), pl.col(_F).alias("_fp")),
+                    on=list(part),
+                    how="left",
+                )
+                # A part holds at least the group's observations, so it was counted unless it holds
+                # every observation (a dimension with one value), and then it is "everything".
+                tables.append(
+                    joined.select(
+                        "_row",
+                        _F,
+                        _N,
+                        pl.col("_fp").fill_null(everything[1]),
+                        pl.col("_np").fill_null(everything[0]),
+                    )
+                )
+    pairs = pl.concat(tables)
+    idx = pairs["_row"].to_numpy()
+    f, n, fp, n_part = (pairs[c].to_numpy().astype(float) for c in (_F, _N, "_fp", "_np"))
+    rr, _, _ = risk_ratio(f, n - f, fp - f, (n_part - n) - (fp - f))
+    rr_min[idx] = np.inf
+    np.minimum.at(rr_min, idx, rr)
+    worth = rr_min[idx] >= min_risk_ratio
+    p, _ = association_p_values(f[worth], n[worth], fp[worth], n_part[worth])
+    p_max[idx[worth]] = 0.0
+    np.maximum.at(p_max, idx[worth], p)
+    return p_max, rr_min
+
+
+def _explained_by_a_child(
+    groups: pl.DataFrame, reported: np.ndarray, everything: tuple[int, int], alpha: float
 ) -> np.ndarray:
     """
-    For each significant group of order >= 2: does it fail clearly more than the rest of each part?
+    Reported groups whose excess is all in a reported combination that contains them.
 
-    A part is every proper, non-empty subset of the group's dimension values; "clearly more" is a
-    one-sided p-value below `alpha` and a risk ratio of at least `min_risk_ratio`, inside the part.
+    "country=DE" fails more only because "country=DE and browser=firefox" does: without that
+    combination's observations, DE fails no more (one-sided p >= `alpha`, uncorrected so that a
+    part is kept whenever some evidence of its own remains) than outside DE.
     """
-    ok = np.ones(groups.height, dtype=bool)
-    candidates = groups.with_row_index("_row").filter(pl.Series(significant) & (pl.col(_ORDER) >= 2))
-    if candidates.height == 0:
-        return ok
-    lookup = groups.select([*dims, _N, _F])
-    for _combo_id, rows in candidates.group_by(_COMBO):
-        present = [d for d in dims if rows[d].null_count() == 0]
-        for k in range(1, len(present)):
-            for part in itertools.combinations(present, k):
-                others = [d for d in dims if d not in part]
-                part_counts = lookup.filter(pl.all_horizontal([pl.col(d).is_null() for d in others])).select(
-                    *part, pl.col(_N).alias("_np"), pl.col(_F).alias("_fp")
-                )
-                joined = rows.select("_row", *part, _N, _F).join(part_counts, on=list(part), how="left")
-                # A part is at least as large as the group, so it is among the tested groups unless
-                # it holds every observation (one value only), and then it is "everything".
-                f = joined[_F].to_numpy().astype(float)
-                n = joined[_N].to_numpy().astype(float)
-                fp = joined["_fp"].fill_null(everything[1]).to_numpy().astype(float)
-                n_part = joined["_np"].fill_null(everything[0]).to_numpy().astype(float)
-                p, _ = association_p_values(f, n, fp, n_part)
-                rr, _, _ = risk_ratio(f, n - f, fp - f, (n_part - n) - (fp - f))
-                fine = (p < alpha) & (rr >= min_risk_ratio)
-                rows_idx = joined["_row"].to_numpy()
-                ok[rows_idx] &= fine
-    return ok
+    out = np.zeros(groups.height, dtype=bool)
+    rows = groups.with_row_index("_row").filter(pl.Series(reported))
+    if rows.height < 2:
+        return out
+    codes = rows.drop("_row", _N, _F, _ORDER, _COMBO)
+    keys = [
+        frozenset((d, c) for d, c in zip(codes.columns, row, strict=True) if c is not None)
+        for row in codes.iter_rows()
+    ]
+    index = {key: i for i, key in enumerate(keys)}
+    pairs = [  # (part, child) positions in `rows`
+        (index[frozenset(sub)], i)
+        for i, key in enumerate(keys)
+        for k in range(1, len(key))
+        for sub in itertools.combinations(sorted(key), k)
+        if frozenset(sub) in index
+    ]
+    if not pairs:
+        return out
+    part, child = (np.array(x) for x in zip(*pairs, strict=True))
+    n, f = rows[_N].to_numpy().astype(float), rows[_F].to_numpy().astype(float)
+    total, total_failures = everything
+    rest_n, rest_f = n[part] - n[child], f[part] - f[child]
+    # The part without the child, against everything outside the part.
+    p, _ = association_p_values(
+        rest_f, rest_n, rest_f + (total_failures - f[part]), rest_n + (total - n[part])
+    )
+    gone = np.zeros(rows.height, dtype=bool)
+    np.logical_or.at(gone, part, ~(p < alpha))
+    out[rows["_row"].to_numpy()[gone]] = True
+    return out
 
 
 def _numeric_tests(labelled: pl.LazyFrame, label: str, numeric: list[str]) -> list[dict[str, Any]]:
