@@ -46,6 +46,9 @@ ASSET_DIMENSIONS = ("content_length", "etag", "cache_status")
 MAX_DIMENSIONS_AT_ORDER_3 = 12
 
 
+BREAKDOWNS = (("edge_pop",), ("browser",), ("ua_family",), ("edge_pop", "browser"), ("edge_pop", "ua_family"))
+
+
 @dataclass
 class CorrelationResult:
     case_id: str
@@ -54,6 +57,8 @@ class CorrelationResult:
     hypotheses: list[Hypothesis]
     timeline: Timeline | None
     skew: list[dict[str, Any]] = field(default_factory=list)
+    # set -> "edge_pop" / "edge_pop x browser" -> rows of {dimension values, observations, failures, rate}
+    breakdown: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
 
     @property
     def observations(self) -> int:
@@ -77,6 +82,7 @@ class CorrelationResult:
             ],
             "sets": {name: result.to_dict() for name, result in self.sets.items()},
             "version_skew": self.skew,
+            "breakdown": self.breakdown,
             "timeline": self.timeline.to_dict() if self.timeline else None,
         }
 
@@ -155,6 +161,7 @@ def correlate_case(
     exchanges = scan_exchanges(case, since=since, until=until)
     logs = exchanges.filter(pl.col("source") != "probe")
     sets: dict[str, Explanation] = {}
+    observed_sets: dict[str, pl.LazyFrame] = {}
     labelling: dict[str, str] = {}
     observations_for_time: pl.LazyFrame | None = None
 
@@ -173,6 +180,7 @@ def correlate_case(
             observed, [*LOG_DIMENSIONS, *_asset_dims(paths)], [*LOG_NUMERIC, *_asset_timing(paths)]
         )
         sets["logs"] = _explain(observed, dims, numeric)
+        observed_sets["logs"] = observed
         observations_for_time = observed
 
     runs = _probe_observations(case, exchanges)
@@ -181,6 +189,7 @@ def correlate_case(
             runs, [*PROBE_DIMENSIONS, *_asset_dims(_probe_assets(exchanges))], PROBE_NUMERIC
         )
         sets["probes"] = _explain(runs, dims, numeric)
+        observed_sets["probes"] = runs
         labelling["probes"] = "probe runs: failed when a check failed (errors of the tool left out)"
         if observations_for_time is None and "ts" in runs.collect_schema().names():
             observations_for_time = runs
@@ -234,6 +243,21 @@ def _evidence(exchanges, logs, sets, observations_for_time, events) -> Evidence:
         timeline=time,
         pop_countries=pop_countries,
     )
+
+
+def _breakdown(observed: pl.LazyFrame) -> dict[str, list[dict[str, Any]]]:
+    """Failure counts by edge and by browser, and by the two together, for tables and heatmaps."""
+    names = set(observed.collect_schema().names())
+    queries = {
+        " x ".join(dims): observed.group_by(list(dims))
+        .agg(pl.len().alias("observations"), pl.col(LABEL).sum().alias("failures"))
+        .with_columns((pl.col("failures") / pl.col("observations")).alias("rate"))
+        .sort(list(dims))
+        for dims in BREAKDOWNS
+        if set(dims) <= names
+    }
+    frames = pl.collect_all(list(queries.values()))
+    return {key: frame.to_dicts() for key, frame in zip(queries, frames, strict=True)}
 
 
 def _with_derived(frame: pl.LazyFrame) -> pl.LazyFrame:
