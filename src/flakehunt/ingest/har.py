@@ -55,6 +55,7 @@ _X_CACHE_WORDS = {  # CloudFront "Hit from cloudfront", Fastly "HIT", Akamai "TC
     "hit-stale": "stale",
     "expired": "miss",
 }
+_REQUEST_ID_HEADERS = ("x-amz-cf-id", "cf-ray", "x-request-id", "x-fastly-request-id")
 _SECRET_VALUE_MIN = 6  # shorter cookie values ("1", "true") are too common to hunt for elsewhere
 
 
@@ -169,7 +170,9 @@ def _entry_row(entry: Any, redactor: Redactor, pages: dict[Any, dict]) -> dict[s
         vendor["response._error"] = str(error)
     return {
         "ts": ts,
-        "request_id": _first(response_headers, "x-amz-cf-id", "cf-ray", "x-request-id", "x-fastly-request-id"),
+        "request_id": _first(
+            response_headers, "x-amz-cf-id", "cf-ray", "x-request-id", "x-fastly-request-id"
+        ),
         "method": _text(request.get("method")),
         "scheme": parts.scheme.lower() or None,
         "host": parts.hostname,
@@ -217,7 +220,9 @@ def _add_vendor(
     for key in ("httpVersion", "statusText", "headersSize", "bodySize", "_transferSize", "redirectURL"):
         value = response.get(key)
         if value not in (None, ""):
-            vendor[f"response.{key}"] = redactor.redact_url(str(value)) if key == "redirectURL" else str(value)
+            vendor[f"response.{key}"] = (
+                redactor.redact_url(str(value)) if key == "redirectURL" else str(value)
+            )
     for key, value in (entry.get("timings") or {}).items():
         if isinstance(value, int | float) and value >= 0:
             vendor[f"timings.{key}"] = str(value)
