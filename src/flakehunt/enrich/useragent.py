@@ -50,15 +50,19 @@ def classify_device(user_agent: str, ua_family: str | None, os_family: str | Non
     """
     One of desktop, mobile, tablet, bot, other.
 
+    `device` is ua-parser's device family and brand ("iPad Apple", "Spider Spider").
+
     >>> classify_device("curl/8.5.0", "curl", None, None)
     'bot'
     >>> classify_device("Mozilla/5.0 (iPad; CPU OS 16_3 like Mac OS X)", "Mobile Safari", "iOS", "iPad")
     'tablet'
     """
-    if device == "Spider" or _AUTOMATION.search(user_agent):
+    if (device and device.startswith("Spider")) or _AUTOMATION.search(user_agent):
         return "bot"
     if _TABLET.search(user_agent) or (device and _TABLET.search(device)):
         return "tablet"
+    if os_family == "Android" and "Mobile" not in user_agent and user_agent.startswith("Mozilla/"):
+        return "tablet"  # Google's advice to Android browsers: "Mobile" only on phones (apps' Dalvik never)
     if (os_family and _MOBILE_OS.match(os_family)) or "Mobi" in user_agent:
         return "mobile"
     if os_family and _DESKTOP_OS.match(os_family):
@@ -84,7 +88,7 @@ def parse_user_agent(user_agent: str) -> tuple[str | None, str | None, str | Non
     family = result.user_agent.family if result.user_agent else UNKNOWN
     major = result.user_agent.major if result.user_agent else None
     os_family = result.os.family if result.os else UNKNOWN
-    device = result.device.family if result.device else None
+    device = " ".join(filter(None, (result.device.family, result.device.brand))) if result.device else None
     device_class = classify_device(text, family, None if os_family == UNKNOWN else os_family, device)
     return family, major, os_family, device_class
 
