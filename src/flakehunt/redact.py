@@ -339,7 +339,7 @@ class Redactor:
         if not text:
             return text
         text = self.redact_secrets(text)
-        text = EMAIL_PATTERN.sub(lambda m: self.pseudonym(m[0].lower(), "email"), text)
+        text = EMAIL_PATTERN.sub(self._email, text)
         text = _IPV6_CANDIDATE.sub(self._ipv6, text)  # first, so ::ffff:192.0.2.1 is one address
         return IPV4_PATTERN.sub(lambda m: self.ip(m[0]), text)
 
@@ -369,6 +369,11 @@ class Redactor:
 
     def _auth_value(self, value: str) -> str:
         return value if _is_redacted(value) else self.fingerprint(value, "authorization")
+
+    def _email(self, match: re.Match[str]) -> str:
+        if _is_redacted_local_part(match):  # "http://ann:fp:1a2b…@host" is already done
+            return match[0]
+        return self.pseudonym(match[0].lower(), "email")
 
     def _ipv6(self, match: re.Match[str]) -> str:
         candidate = match[0]
@@ -455,6 +460,13 @@ def redact_text(text: str, *, key: bytes | None = None) -> tuple[str, dict[str, 
     """
     redactor = Redactor(key=key)
     return redactor.redact_text(text), dict(redactor.counts)
+
+
+def _is_redacted_local_part(match: re.Match[str]) -> bool:
+    start = match.start()
+    return match.string[max(0, start - 3) : start] == FINGERPRINT_PREFIX and bool(
+        re.match(r"[0-9a-f]{12}@", match[0])
+    )
 
 
 def _is_redacted(value: str) -> bool:
