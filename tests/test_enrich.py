@@ -1,0 +1,296 @@
+"""Enrichment over real inputs: a real .mmdb built here, real POP codes and user agents from the corpus."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from flakehunt import doctor
+from flakehunt.enrich import enrich_exchanges
+from flakehunt.enrich._distinct import fill_from_distinct
+from flakehunt.enrich.geoip import NO_ASN_NOTE, NO_DATABASE_NOTE
+from flakehunt.enrich.pop import POP_COLUMNS, locate_pops
+from flakehunt.enrich.testing import DOCUMENTATION_NETWORKS, write_test_geoip
+from flakehunt.errors import FlakehuntError
+from flakehunt.ingest.har import parse_har
+from flakehunt.schema import EXCHANGE_SCHEMA, conform
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "har"
+GEO = ["geo_country", "geo_region", "geo_city", "asn", "as_org"]
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No GeoIP database of this machine and no real fingerprint key take part."""
+    monkeypatch.setattr(doctor, "STANDARD_GEOIP_DIRS", ())
+    monkeypatch.delenv(doctor.GEOIP_ENV_VAR, raising=False)
+    monkeypatch.setenv("FLAKEHUNT_KEY", "test-key")
+
+
+@pytest.fixture
+def geoip_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "geoip"
+    write_test_geoip(folder)
+    return folder
+
+
+def exchanges(**columns: list) -> pl.DataFrame:
+    return conform(pl.DataFrame(columns))
+
+
+def test_client_ips_are_located_and_cleaned(geoip_dir: Path) -> None:
+    frame = exchanges(
+        client_ip=[
+            "192.0.2.7",
+            "198.51.100.2:9989",  # Google Cloud logs the client port
+            "[2001:db8::1]:443",
+            "2001:db8:0:0::2",
+            "203.0.113.9, 10.0.0.1",  # an X-Forwarded-For chain: the client is first
+            "192.0.2.7",
+            "10.0.0.1",  # not in the database
+            "not-an-ip",
+            "",
+            None,
+        ]
+    )
+    enriched, notes = enrich_exchanges(frame, geoip_dir=geoip_dir)
+    assert notes == []
+    assert enriched.schema == pl.Schema(EXCHANGE_SCHEMA)
+    assert enriched["client_ip"].to_list() == frame["client_ip"].to_list()  # same rows, same order
+    rows = enriched.select(GEO).rows()
+    assert rows[0] == ("DE", "Hesse", "Frankfurt am Main", 64496, "Example Transit DE")
+    assert rows[1] == ("US", "California", "San Francisco", 64497, "Example Cable US")
+    assert rows[2] == ("FR", "Île-de-France", "Paris", 64499, "Example Fibre FR")
+    assert rows[3] == rows[2]
+    assert rows[4] == ("JP", "Tokyo", "Tokyo", 64498, "Example Mobile JP")
+    assert rows[5] == rows[0]
+    assert rows[6:] == [(None,) * 5] * 4
+
+
+def test_known_values_are_kept(geoip_dir: Path) -> None:
+    frame = exchanges(
+        client_ip=["192.0.2.7", "192.0.2.7"],
+        geo_country=["AT", None],  # e.g. Cloudflare's own ClientCountry
+        asn=[1, None],
+        user_agent=["curl/8.5.0", "curl/8.5.0"],
+        ua_family=["flakehunt-probe", None],
+        device_class=["desktop", None],
+    )
+    enriched, _ = enrich_exchanges(frame, geoip_dir=geoip_dir)
+    first, second = enriched.to_dicts()
+    assert (first["geo_country"], first["asn"], first["geo_city"]) == ("AT", 1, "Frankfurt am Main")
+    assert (second["geo_country"], second["asn"]) == ("DE", 64496)
+    assert (first["ua_family"], first["device_class"], first["ua_major"]) == (
+        "flakehunt-probe",
+        "desktop",
+        "8",
+    )
+    assert (second["ua_family"], second["device_class"]) == ("curl", "bot")
+
+
+def test_no_database_says_so_once_and_leaves_geo_empty() -> None:
+    frame = exchanges(client_ip=["192.0.2.7", "198.51.100.2", "192.0.2.8"], edge_pop=["FRA56-C1"] * 3)
+    enriched, notes = enrich_exchanges(frame)
+    assert notes == [NO_DATABASE_NOTE]
+    assert enriched.select(GEO).null_count().row(0) == (3,) * 5
+    assert enriched["pop_city"].to_list() == ["Frankfurt am Main"] * 3  # the rest still enriches
+
+
+def test_no_note_when_there_is_no_client_ip() -> None:
+    _, notes = enrich_exchanges(exchanges(edge_pop=["FRA"], client_ip=[None]))
+    assert notes == []
+
+
+def test_databases_are_found_through_the_environment_and_told_apart_by_metadata(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    city, asn = write_test_geoip(tmp_path / "built")
+    folder = tmp_path / "env"
+    folder.mkdir()
+    # misleading names: the file called ASN holds the City data and the other way round
+    city.rename(folder / "GeoLite2-ASN.mmdb")
+    asn.rename(folder / "GeoLite2-City.mmdb")
+    monkeypatch.setenv(doctor.GEOIP_ENV_VAR, str(folder))
+    enriched, notes = enrich_exchanges(exchanges(client_ip=["203.0.113.200"]))
+    assert notes == []
+    assert enriched.select(GEO).row(0) == ("JP", "Tokyo", "Tokyo", 64498, "Example Mobile JP")
+
+
+def test_city_database_alone_notes_the_missing_asn(geoip_dir: Path) -> None:
+    (geoip_dir / "Test-ASN.mmdb").unlink()
+    enriched, notes = enrich_exchanges(exchanges(client_ip=["192.0.2.1"]), geoip_dir=geoip_dir)
+    assert notes == [NO_ASN_NOTE]
+    assert enriched.select(GEO).row(0) == ("DE", "Hesse", "Frankfurt am Main", None, None)
+
+
+def test_a_missing_geoip_dir_is_a_user_error(tmp_path: Path) -> None:
+    with pytest.raises(FlakehuntError, match="is not a folder"):
+        enrich_exchanges(exchanges(client_ip=["192.0.2.1"]), geoip_dir=tmp_path / "nope")
+
+
+def test_documentation_networks_cover_all_four_ranges() -> None:
+    assert set(DOCUMENTATION_NETWORKS) == {
+        "192.0.2.0/24",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "2001:db8::/32",
+    }
+
+
+@pytest.mark.parametrize(
+    ("pop", "city", "country", "continent"),
+    [
+        ("FRA56-C1", "Frankfurt am Main", "DE", "EU"),  # CloudFront
+        ("FRA", "Frankfurt am Main", "DE", "EU"),  # Cloudflare colo
+        ("fra", "Frankfurt am Main", "DE", "EU"),
+        ("cache-fra19123-FRA", "Frankfurt am Main", "DE", "EU"),  # Fastly
+        ("cache-hyd1100029-HYD", "Hyderabad", "IN", "AS"),  # corpus: fastly syslog JSON
+        ("HKG54-C1", "Hong Kong", "HK", "AS"),  # corpus: aws-clo cloudfront.log
+        ("CDG50-P2", "Paris", "FR", "EU"),  # corpus: crowdsec cloudfront, no header
+        ("SFO5-C1", "San Francisco", "US", "NA"),  # corpus: Firefox HAR x-amz-cf-pop
+        ("SFO-fbae48ad", "San Francisco", "US", "NA"),  # corpus: Google Cloud CDN cacheId
+        ("GRU", "Sao Paulo", "BR", "SA"),
+        ("SYD", "Sydney", "AU", "OC"),
+    ],
+)
+def test_pop_codes_resolve_to_their_airport(pop: str, city: str, country: str, continent: str) -> None:
+    enriched, _ = enrich_exchanges(exchanges(edge_pop=[pop]))
+    row = enriched.row(0, named=True)
+    assert (row["pop_city"], row["pop_country"], row["pop_continent"]) == (city, country, continent)
+    assert isinstance(row["pop_lat"], float) and isinstance(row["pop_lon"], float)
+
+
+def test_frankfurt_coordinates_and_unknown_pops() -> None:
+    enriched, _ = enrich_exchanges(exchanges(edge_pop=["FRA56-C1", "ZZZ99-Q1", "edge-7", None]))
+    lat, lon = enriched.select("pop_lat", "pop_lon").row(0)
+    assert lat == pytest.approx(50.03, abs=0.05) and lon == pytest.approx(8.54, abs=0.05)
+    assert enriched.select(list(POP_COLUMNS)).slice(1).null_count().row(0) == (3,) * 5
+
+
+def test_every_cloudflare_colo_in_the_corpus_resolves(corpus: Path) -> None:
+    path = corpus / "cloudflare-logpush" / "lnav-logfile_cloudflare-epoch-ns.ndjson"
+    colos = [json.loads(line)["EdgeColoCode"] for line in path.read_text().splitlines() if line.strip()]
+    enriched, _ = enrich_exchanges(exchanges(edge_pop=colos))
+    assert len(colos) == 15
+    assert enriched["pop_city"].null_count() == 0
+    assert set(enriched["pop_continent"]) <= {"EU", "NA", "SA", "AS", "OC"}
+
+
+def test_each_distinct_value_is_looked_up_once() -> None:
+    asked: list[list[str]] = []
+
+    def counting(pops: list[str]) -> dict[str, list]:
+        asked.append(list(pops))
+        return locate_pops(pops)
+
+    frame = exchanges(edge_pop=["FRA56-C1", "SFO5-C1", "FRA56-C1", None] * 1000)
+    enriched, looked_up = fill_from_distinct(frame, "edge_pop", POP_COLUMNS, counting)
+    assert looked_up == 2 and len(asked) == 1 and sorted(asked[0]) == ["FRA56-C1", "SFO5-C1"]
+    assert enriched["pop_country"].head(4).to_list() == ["DE", "US", "DE", None]
+
+
+def _har_user_agent(path: Path) -> dict:
+    frame, _ = parse_har(path, file_label=path.name)
+    enriched, _ = enrich_exchanges(frame)
+    return enriched.select("ua_family", "ua_major", "os_family", "device_class").row(0, named=True)
+
+
+def test_user_agents_of_the_fixture_hars() -> None:
+    assert _har_user_agent(FIXTURES / "mitmproxy-chrome.har") == {
+        "ua_family": "Chrome",
+        "ua_major": "110",
+        "os_family": "Mac OS X",
+        "device_class": "desktop",
+    }
+    assert _har_user_agent(FIXTURES / "haralyzer-cnn-firebug.har") == {
+        "ua_family": "Firefox",
+        "ua_major": "25",
+        "os_family": "Linux",
+        "device_class": "desktop",
+    }
+
+
+def test_user_agents_of_the_corpus_hars(corpus: Path) -> None:
+    assert _har_user_agent(corpus / "har" / "mitmproxy-safari.har") == {
+        "ua_family": "Safari",
+        "ua_major": "16",
+        "os_family": "Mac OS X",
+        "device_class": "desktop",
+    }
+    assert _har_user_agent(corpus / "har" / "mitmproxy-firefox.har")["ua_major"] == "111"
+
+
+def test_user_agents_of_a_real_shop_log(corpus: Path) -> None:
+    """1000 lines of real traffic with crawlers, phones and desktops (lnav's zanbil.ir sample)."""
+    path = corpus / "nginx" / "lnav-logfile_shop_access_log-zanbil.log"
+    quoted = re.compile(r'"((?:[^"\\]|\\.)*)"')
+    agents = [quoted.findall(line)[2] for line in path.read_text(errors="replace").splitlines()]
+    enriched, _ = enrich_exchanges(exchanges(user_agent=agents))
+    by_agent = dict(
+        zip(agents, enriched.select("ua_family", "ua_major", "os_family", "device_class").rows(), strict=True)
+    )
+    assert by_agent["Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)"][3] == "bot"
+    assert by_agent["Mozilla/5.0 (compatible; AhrefsBot/6.1; +http://ahrefs.com/robot/)"][3] == "bot"
+    iphone = (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 12_1 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/12.0 Mobile/15E148 Safari/604.1"
+    )
+    assert by_agent[iphone] == ("Mobile Safari", "12", "iOS", "mobile")
+    assert by_agent["Mozilla/5.0 (Windows NT 6.1; rv:42.0) Gecko/20100101 Firefox/42.0"] == (
+        "Firefox",
+        "42",
+        "Windows",
+        "desktop",
+    )
+    googlebot_phone = next(a for a in agents if "Nexus 5X" in a and "Googlebot" in a)
+    assert by_agent[googlebot_phone][3] == "bot"  # a crawler pretending to be a phone is a crawler
+    dalvik = next(a for a in agents if a.startswith("Dalvik/"))
+    assert by_agent[dalvik][2:] == ("Android", "mobile")  # an Android app's HTTP client
+    classes = enriched["device_class"].value_counts().to_dict(as_series=False)
+    assert set(classes["device_class"]) <= {"desktop", "mobile", "tablet", "bot", "other", None}
+    assert enriched["device_class"].null_count() == agents.count("-")
+
+
+@pytest.mark.parametrize(
+    ("agent", "device_class"),
+    [
+        ("curl/7.68.0", "bot"),
+        ("python-requests/2.31.0", "bot"),
+        ("Go-http-client/1.1", "bot"),
+        ("Amazon CloudFront", "bot"),  # corpus: beats nginx line 5, CloudFront fetching from origin
+        ("Datadog/Synthetics", "bot"),  # corpus: Akamai DataStream 2 sample
+        (
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "HeadlessChrome/120.0.0.0 Safari/537.36",
+            "bot",
+        ),
+        (
+            "Mozilla/5.0 (iPad; CPU OS 16_3 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+            "Version/16.3 Mobile/15E148 Safari/604.1",
+            "tablet",
+        ),
+        (
+            "Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/112.0.0.0 Safari/537.36",
+            "tablet",
+        ),
+        (
+            "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/120.0.0.0 Safari/537.36",
+            "desktop",
+        ),
+        ("SmartTV/1.0 (Tizen-ish) something", "other"),
+    ],
+)
+def test_device_classes(agent: str, device_class: str) -> None:
+    enriched, _ = enrich_exchanges(exchanges(user_agent=[agent]))
+    assert enriched["device_class"][0] == device_class
+
+
+def test_missing_user_agents_stay_empty() -> None:
+    enriched, _ = enrich_exchanges(exchanges(user_agent=["-", "", "(null)", None]))
+    assert enriched.select("ua_family", "device_class").null_count().row(0) == (4, 4)
