@@ -22,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
 
 from flakehunt.errors import FlakehuntError
 
@@ -125,6 +128,42 @@ def read_journal(case: Case) -> list[dict[str, Any]]:
         return []
     with case.journal_path.open(encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
+
+
+def describe_cases(root: Path | None = None) -> Table:
+    """The cases as a table: id, created, actions taken, last action."""
+    table = Table(title=f"cases in {root or cases_root()}", header_style="fh.key")
+    for column in ("case", "created", "actions", "last action"):
+        table.add_column(column)
+    for case in list_cases(root):
+        journal = read_journal(case)
+        last = journal[-1] if journal else None
+        table.add_row(
+            case.id,
+            str(case.settings().get("created", "")),
+            str(len(journal)),
+            f"{last['ts']} {last['action']}: {last['outcome']}" if last else "-",
+        )
+    return table
+
+
+def story(case: Case) -> Group:
+    """What the customer reported and every action on the case, oldest first, for `case show`."""
+    settings = case.settings()
+    lines: list[Text] = [Text(f"case {case.id}, opened {settings.get('created', '?')}", style="fh.key")]
+    for key, value in settings.get("reported", {}).items():
+        lines.append(Text(f"  reported {key}: {value}"))
+    journal = read_journal(case)
+    if not journal:
+        lines.append(Text("  nothing done yet", style="fh.dim"))
+    for entry in journal:
+        style = "fh.pass" if entry["action"] == "note" else ""
+        lines.append(
+            Text(
+                f"{entry['ts']}  {entry['author']:<10} {entry['action']:<10} {entry['outcome']}", style=style
+            )
+        )
+    return Group(*lines)
 
 
 def _os_user() -> str:

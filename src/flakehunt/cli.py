@@ -242,9 +242,29 @@ def report(
     case: CaseOption,
     audience: Annotated[str, typer.Option(help="customer, engineer or exec.")] = "engineer",
     format_name: Annotated[str, typer.Option("--format", help="md, html or json.")] = "md",
+    redact: Annotated[
+        bool, typer.Option("--redact/--no-redact", help="Remove IPs, cookies, tokens, emails (default on).")
+    ] = True,
+    output: Annotated[
+        str | None, typer.Option(help="Write here instead of the case's reports/ folder; - for stdout.")
+    ] = None,
 ) -> None:
     """Render the case's report for an audience."""
-    _not_yet("report", 6)
+    from flakehunt.case import open_case
+    from flakehunt.report import render_report
+
+    with user_errors():
+        rendered = render_report(
+            open_case(case, create=False),
+            audience=audience,
+            format_name=format_name,
+            redact=redact,
+            output=output,
+        )
+    if rendered.path is None:
+        typer.echo(rendered.text, nl=False)
+    else:
+        out.print(rendered)
 
 
 @app.command()
@@ -269,22 +289,33 @@ def schedule(
 @case_app.command("list")
 def case_list() -> None:
     """List the cases."""
-    _not_yet("case list", 6)
+    from flakehunt.case import describe_cases
+
+    out.print(describe_cases())
 
 
 @case_app.command("show")
 def case_show(case_id: Annotated[str, typer.Argument(help="Case id.")]) -> None:
-    """Print a case's story so far."""
-    _not_yet("case show", 6)
+    """Print a case's story so far: what was reported and every action taken."""
+    from flakehunt.case import open_case, story
+
+    with user_errors():
+        out.print(story(open_case(case_id, create=False)))
 
 
 @case_app.command("note")
 def case_note(
     case_id: Annotated[str, typer.Argument(help="Case id.")],
-    text: Annotated[str, typer.Argument(help="The note.")],
+    text: Annotated[str, typer.Argument(help="The note, e.g. 'customer confirmed it happens on the VPN'.")],
+    author: Annotated[str | None, typer.Option(help="Who writes it (default: the OS user).")] = None,
 ) -> None:
     """Add a human note to a case's journal."""
-    _not_yet("case note", 6)
+    from flakehunt.case import open_case, record
+
+    with user_errors():
+        if not text.strip():
+            raise FlakehuntError("the note is empty; say what you learned")
+        record(open_case(case_id, create=False), "note", params={"text": text}, outcome=text, author=author)
 
 
 # -- the simulated world and the environment ----------------------------------------------------

@@ -295,8 +295,13 @@ class Redactor:
         query, hash_, fragment = rest.partition("#")
         return f"{self.redact_secrets(base)}?{self.redact_query(query)}{hash_}{self.redact_secrets(fragment)}"
 
-    def redact_json(self, value: Any) -> Any:
-        """A parsed JSON value with secret-named fields fingerprinted, recursively."""
+    def redact_json(self, value: Any, *, addresses: bool = False) -> Any:
+        """
+        A parsed JSON value with secret-named fields fingerprinted, recursively.
+
+        With `addresses`, strings also lose IP and email addresses (`redact_text`), as anything
+        leaving the team must; otherwise only credentials go (`redact_secrets`).
+        """
         if isinstance(value, dict):
             out = {}
             for name, item in value.items():
@@ -305,12 +310,12 @@ class Redactor:
                     text = item if isinstance(item, str) else json.dumps(item, sort_keys=True)
                     out[name] = self.fingerprint(text, kind)
                 else:
-                    out[name] = self.redact_json(item)
+                    out[name] = self.redact_json(item, addresses=addresses)
             return out
         if isinstance(value, list):
-            return [self.redact_json(item) for item in value]
+            return [self.redact_json(item, addresses=addresses) for item in value]
         if isinstance(value, str):
-            return self.redact_secrets(value)
+            return self.redact_text(value) if addresses else self.redact_secrets(value)
         return value
 
     # -- free text -----------------------------------------------------------------------------

@@ -137,6 +137,7 @@ def correlate_case(
     events: Sequence[tuple[datetime | str, str]] = (),
     since: datetime | None = None,
     until: datetime | None = None,
+    remember: bool = True,
 ) -> CorrelationResult:
     """
     Label failures, explain them by dimension, build the timeline and rank hypotheses.
@@ -151,6 +152,9 @@ def correlate_case(
         one observation, failed when its follow-up never came. Takes precedence over `failure`.
     events
         ``(when, label)`` pairs, e.g. deploys and purges, to align with the failure onset.
+    remember
+        Record the run in the journal and keep the rules in case.toml, so reports and later
+        runs use them; off for the correlation a report makes for itself.
 
     Raises
     ------
@@ -207,16 +211,24 @@ def correlate_case(
         rank_hypotheses(evidence),
         evidence.timeline,
         [s.to_dict() for s in evidence.skew],
+        {name: _breakdown(frame) for name, frame in observed_sets.items()},
     )
+    if remember:
+        _remember(case, result, failure=failure, expect=expect, events=events)
+    return result
+
+
+def _remember(case: Case, result: CorrelationResult, *, failure, expect, events) -> None:
+    rules = {"failure": failure, "expect": expect, "events": [[str(when), what] for when, what in events]}
+    if any(rules.values()):
+        case.update_settings(correlate={key: value for key, value in rules.items() if value})
     top = result.hypotheses[0]
     record(
         case,
         "correlate",
-        params={"failure": failure, "expect": expect, "events": [list(map(str, e)) for e in events]},
-        outcome=f"{result.failures}/{result.observations} failed; "
-        f"top: {top.cause} ({top.confidence:.2f}) {top.summary}",
+        params=rules,
+        outcome=f"{result.failures}/{result.observations} failed; top: {top.cause} ({top.confidence:.2f}) {top.summary}",
     )
-    return result
 
 
 def _evidence(exchanges, logs, sets, observations_for_time, events) -> Evidence:

@@ -1,0 +1,203 @@
+"""
+Everything a report says, gathered from a case in any state, as plain JSON-able data.
+
+Renderers (markdown, html, json) only format this data; redaction works on it before any
+renderer sees it, so every format is redacted the same way.
+"""
+
+from __future__ import annotations
+
+import platform
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+
+from flakehunt import __version__
+from flakehunt.case import Case, read_journal
+from flakehunt.correlate import correlate_case
+from flakehunt.correlate.hypotheses import CAUSES
+from flakehunt.correlate.stats import rate_upper_bound, wilson_interval
+from flakehunt.errors import FlakehuntError
+from flakehunt.store import scan_dataset, scan_exchanges
+
+CONFIGURATION = (
+    "browser",
+    "device",
+    "locale",
+    "timezone",
+    "geolocation",
+    "network",
+    "blocker",
+    "cache",
+    "edge_pop",
+)
+MAX_EXAMPLES = 5
+
+
+def gather(case: Case) -> dict[str, Any]:
+    """The report's content for `case`: what was reported, tried, found, and what is missing."""
+    settings = case.settings()
+    exchanges = scan_exchanges(case)
+    sources = dict(
+        exchanges.group_by("source").len().collect().iter_rows()
+    )  # {"cdn": n, "origin": n, "har": n, "probe": n}
+    runs = scan_dataset(case, "probe_runs")
+    has_runs = "outcome" in runs.collect_schema().names()
+    data: dict[str, Any] = {
+        "case": {"id": case.id, "created": str(settings.get("created", "")), "reported": _reported(settings)},
+        "generated": {
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "by": f"flakehunt {__version__} on Python {platform.python_version()}",
+        },
+        "data": {
+            "probe_runs": runs.select(pl.len()).collect().item() if has_runs else 0,
+            "exchanges": {source: count for source, count in sources.items() if source},
+        },
+        "reproduction": _reproduction(runs) if has_runs else None,
+        "pop_cities": dict(
+            exchanges.filter(pl.col("edge_pop").is_not_null() & pl.col("pop_city").is_not_null())
+            .select("edge_pop", "pop_city")
+            .unique("edge_pop")
+            .collect()
+            .iter_rows()
+        ),
+        "correlation": None,
+        "journal": read_journal(case),
+        "missing": [],
+    }
+    try:
+        rules = settings.get("correlate", {})
+        events = [tuple(event) for event in rules.get("events", [])]
+        data["correlation"] = correlate_case(
+            case, failure=rules.get("failure"), expect=rules.get("expect"), events=events, remember=False
+        ).to_dict()
+    except FlakehuntError as exc:
+        data["correlation_problem"] = str(exc)
+    data["missing"] = _missing(data, settings)
+    data["examples"] = _examples(runs if has_runs else None, data["correlation"])
+    data["commands"] = _commands(case, settings, data)
+    return data
+
+
+def _reported(settings: dict[str, Any]) -> dict[str, Any]:
+    reported = dict(settings.get("reported", {}))
+    for key in ("url", "symptom", "since", "until"):
+        if key in settings and key not in reported:
+            reported[key] = settings[key]
+    return {key: str(value) for key, value in reported.items()}
+
+
+def _reproduction(runs: pl.LazyFrame) -> dict[str, Any]:
+    """Per configuration: runs, failures, errors, rate, Wilson interval, upper bound when 0 failed."""
+    names = runs.collect_schema().names()
+    dims = [d for d in CONFIGURATION if d in names]
+    table = (
+        runs.group_by(dims)
+        .agg(
+            (pl.col("outcome") != "error").sum().alias("runs"),
+            (pl.col("outcome") == "fail").sum().alias("failures"),
+            (pl.col("outcome") == "error").sum().alias("errors"),
+        )
+        .sort(dims)
+        .collect()
+    )
+    rows = []
+    for row in table.iter_rows(named=True):
+        n, failures = row["runs"], row["failures"]
+        lo, hi = wilson_interval(failures, n) if n else (0.0, 1.0)
+        entry = {
+            "dimensions": {d: row[d] for d in dims},
+            "runs": n,
+            "failures": failures,
+            "errors": row["errors"],
+            "rate": failures / n if n else None,
+            "ci95": [float(lo), float(hi)],
+        }
+        if n and failures == 0:
+            bound = float(rate_upper_bound(0, n))
+            entry["statement"] = f"0/{n}: failure rate below {bound:.1%}"
+        rows.append(entry)
+    totals = {key: sum(r[key] for r in rows) for key in ("runs", "failures", "errors")}
+    return {"configurations": rows, **totals, "recipe": _recipe(rows)}
+
+
+def _recipe(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The configuration that reproduces most reliably: the highest lower bound of its rate."""
+    failing = [r for r in rows if r["failures"]]
+    if not failing:
+        return None
+    best = max(failing, key=lambda r: (r["ci95"][0], r["failures"]))
+    return {
+        "dimensions": best["dimensions"],
+        "runs": best["runs"],
+        "failures": best["failures"],
+        "rate": best["rate"],
+        "ci95": best["ci95"],
+    }
+
+
+def _missing(data: dict[str, Any], settings: dict[str, Any]) -> list[str]:
+    missing = []
+    exchanges = data["data"]["exchanges"]
+    if not data["data"]["probe_runs"]:
+        missing.append("no probe runs yet: the failure has not been reproduced (run 'flakehunt probe')")
+    if not ({"cdn", "origin"} & set(exchanges)):
+        missing.append("no CDN or origin logs ingested (run 'flakehunt ingest')")
+    if "har" not in exchanges:
+        missing.append("no HAR from the customer")
+    if "url" not in data["case"]["reported"]:
+        missing.append("the case does not record the URL the customer reported")
+    return missing
+
+
+def _examples(runs: pl.LazyFrame | None, correlation: dict[str, Any] | None) -> dict[str, Any]:
+    examples: dict[str, Any] = {"failed_runs": [], "request_ids": []}
+    if runs is not None:
+        names = runs.collect_schema().names()
+        wanted = [
+            c
+            for c in (
+                "run_id",
+                "edge_pop",
+                "browser",
+                "failed_checks",
+                "console_errors",
+                "har_path",
+                "screenshot_path",
+            )
+            if c in names
+        ]
+        failed = runs.filter(pl.col("outcome") == "fail").select(wanted).head(MAX_EXAMPLES).collect()
+        examples["failed_runs"] = failed.to_dicts()
+    if correlation:
+        for hypothesis in correlation["hypotheses"]:
+            skew = hypothesis["evidence"].get("version_skew")
+            if skew:
+                examples["request_ids"].extend(skew["example_request_ids"])
+    examples["request_ids"] = examples["request_ids"][:MAX_EXAMPLES]
+    return examples
+
+
+def _commands(case: Case, settings: dict[str, Any], data: dict[str, Any]) -> list[str]:
+    commands = []
+    rules = settings.get("correlate", {})
+    correlate = f"flakehunt correlate --case {case.id}"
+    if rules.get("expect"):
+        correlate += f' --expect "{rules["expect"]}"'
+    elif rules.get("failure"):
+        correlate += f' --failure "{rules["failure"]}"'
+    commands.append(correlate)
+    commands.append(f"flakehunt report --case {case.id} --audience engineer --format html")
+    return commands
+
+
+def cause_text(cause: str, key: str, fill: dict[str, Any]) -> str:
+    """A cause's text from causes.toml with its placeholders filled (unknown ones left as words)."""
+    template = CAUSES.get(cause, {}).get(key, "")
+
+    class _Keep(dict):
+        def __missing__(self, name: str) -> str:
+            return name.replace("_", " ")
+
+    return template.format_map(_Keep(fill))
