@@ -20,6 +20,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true", help="rewrite tests/golden/")
 
 
+@pytest.fixture(autouse=True)
+def _private_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never read or write the real ~/.config (the redaction key, user formats)."""
+    config = tmp_path_factory.getbasetemp() / "xdg-config"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+    monkeypatch.setenv("FLAKEHUNT_KEY", "flakehunt-test-key")
+    monkeypatch.setenv("FLAKEHUNT_FORMATS_DIR", str(config / "flakehunt" / "formats"))
+
+
 @pytest.fixture
 def corpus() -> Path:
     """The third-party samples in ../shared/corpus (read in place; not all may be copied)."""
