@@ -223,7 +223,9 @@ def test_s3_store_against_an_s3_compatible_server(s3_server: str, monkeypatch: p
 
     fra.alerts.append([{"kind": "raised", "text": "edge FRA56-C1: 5/6 failed"}], location="fra-office")
     assert iad.alerts.read() == [{"kind": "raised", "text": "edge FRA56-C1: 5/6 failed"}]
-    assert not [key for key in _s3_keys(s3_server) if "/_tmp/" in key and not key.endswith("/")], "temporary objects are moved away"
+    assert not [key for key in _s3_keys(s3_server) if "/_tmp/" in key and not key.endswith("/")], (
+        "temporary objects are moved away"
+    )
 
 
 def _s3_keys(endpoint: str) -> list[str]:
