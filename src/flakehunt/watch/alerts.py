@@ -31,6 +31,8 @@ from typing import Any
 import polars as pl
 from scipy.stats import fisher_exact
 
+from flakehunt.errors import FlakehuntError
+
 # The columns that name a configuration, in the order a label reads (edge first: the seed story).
 DIMENSIONS = (
     "edge_pop",
@@ -190,6 +192,10 @@ class AlertTracker:
     # -- inside -------------------------------------------------------------------------------
 
     def _count(self, frame: pl.DataFrame) -> dict[ConfigKey, tuple[int, int]]:
+        if "outcome" not in frame.columns:
+            if frame.is_empty():
+                return {}
+            raise FlakehuntError(f"a round needs an 'outcome' column; it has {frame.columns!r}")
         names = [name for name in (self.dimensions or DIMENSIONS) if name in frame.columns]
         counted = frame.filter(pl.col("outcome").is_in(["pass", "fail"]))
         if not names:
