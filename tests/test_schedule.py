@@ -264,3 +264,52 @@ def test_unknown_emitter_and_missing_spec_are_one_line(spec: Path, tmp_path: Pat
     with pytest.raises(FlakehuntError, match="no probe spec at"):
         emit_schedule(tmp_path / "missing.yaml", every=FIFTEEN, emit="cron")
     assert set(EMITTERS) == {"cron", "systemd", "kubernetes", "github-actions"}
+
+
+# -- the commands --------------------------------------------------------------------------------
+
+
+def test_schedule_command_prints_the_artefact_and_refuses_7m_in_one_line() -> None:
+    from typer.testing import CliRunner
+
+    from flakehunt.cli import app
+
+    runner = CliRunner()
+    done = runner.invoke(
+        app, ["schedule", "probes/checkout-flow.yaml", "--every", "15m", "--location", "fra"]
+    )
+    assert done.exit_code == 0, done.stderr
+    line = done.stdout.splitlines()[1]
+    assert line.startswith("*/15 * * * * /") and line.endswith(" --location fra --format json")
+    units = runner.invoke(app, ["schedule", "probes/checkout-flow.yaml", "--emit", "systemd"])
+    assert "[Unit]" in units.stdout, "printed as text, not Rich markup"
+    refused = runner.invoke(app, ["schedule", "probes/checkout-flow.yaml", "--every", "7m"])
+    assert refused.exit_code == 2
+    assert refused.stdout == ""
+    assert refused.stderr == (
+        "flakehunt: error: cron cannot repeat exactly every 7m; nearest: --every 6m or --every 10m\n"
+    )
+
+
+def test_store_compact_command(tmp_path: Path) -> None:
+    import polars as pl
+    from typer.testing import CliRunner
+
+    from flakehunt.cli import app
+    from flakehunt.watch import open_store
+
+    store = open_store(str(tmp_path / "store"))
+    for n in range(3):
+        store.append_round(pl.DataFrame({"outcome": ["pass", "fail"]}), location="fra", round_id=str(n))
+    before = store.read().sort("round_id", "outcome")
+    done = CliRunner().invoke(
+        app, ["store", "compact", "--store", str(tmp_path / "store"), "--grace", "0", "--format", "json"]
+    )
+    assert done.exit_code == 0, done.stderr
+    assert json.loads(done.stdout) | {"written": None} == {
+        "merged": 3,
+        "rows": 6,
+        "written": None,
+        "removed": 3,
+    }
+    assert store.read().sort("round_id", "outcome").equals(before)

@@ -95,8 +95,9 @@ def test_a_fault_switched_on_mid_run_alerts_and_clears(tmp_path: Path) -> None:
         )
 
     kinds = [(report.number, alert.kind, alert.label) for report in summary.rounds for alert in report.alerts]
-    # Two-round window: the first broken round already gives 5/10 against 0/35 (p = C(10,5)/C(45,5) = 0.00021 <
-    # 0.01 / 3); recovery needs the window to be clean again, two rounds after the fault ends.
+    # Two-round window: the first broken round already gives 5/10 against 0/35
+    # (p = C(10,5)/C(45,5) = 0.00021 < 0.01 / 3); recovery needs the window to be clean again,
+    # two rounds after the fault ends.
     assert kinds == [(fault_on, RAISED, "edge FRA56-C1"), (fault_off + 1, RECOVERED, "edge FRA56-C1")]
     raised = summary.raised[0]
     assert raised.text == (

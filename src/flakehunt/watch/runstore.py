@@ -23,6 +23,7 @@ import json
 import os
 import re
 import secrets
+import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -70,6 +71,12 @@ def check_location(location: str) -> str:
             f"--location has bad name {location!r}; use letters, digits, dots and dashes (e.g. fra-office)"
         )
     return location
+
+
+def default_location() -> str:
+    """This machine's short host name, made fit for `check_location`."""
+    name = re.sub(r"[^A-Za-z0-9.-]+", "-", socket.gethostname().split(".")[0]).strip("-.")
+    return name[:63] or "runner"
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import shlex
-import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -21,7 +21,7 @@ import yaml
 
 from flakehunt.errors import FlakehuntError
 from flakehunt.watch.interval import format_interval
-from flakehunt.watch.runstore import check_location
+from flakehunt.watch.runstore import check_location, default_location
 
 EMITTERS = ("cron", "systemd", "kubernetes", "github-actions")
 K8S_STORE = "/var/lib/flakehunt/store"
@@ -46,7 +46,7 @@ class Job:
     store: str
     location: str
     s3_endpoint: str | None
-    executable: str
+    executable: tuple[str, ...]
 
     @property
     def name(self) -> str:
@@ -68,7 +68,7 @@ def emit_schedule(
     store: str | None = None,
     location: str | None = None,
     s3_endpoint: str | None = None,
-    executable: str = "flakehunt",
+    executable: str | Sequence[str] = "flakehunt",
     image: str = "flakehunt:latest",
 ) -> str:
     """
@@ -86,7 +86,8 @@ def emit_schedule(
     location
         Default: this host's name (cron, systemd), `kubernetes` or `github-actions`.
     executable
-        How cron and systemd start flakehunt (they do not read your shell's PATH).
+        How cron and systemd start flakehunt (they do not read your shell's PATH): a path, or
+        words such as `[sys.executable, "-m", "flakehunt"]`.
     image
         Kubernetes only: an image with flakehunt and its browsers.
 
@@ -103,14 +104,14 @@ def emit_schedule(
         raise FlakehuntError(
             "github-actions runners keep no files between runs; pass --store s3://bucket/prefix"
         )
-    default_location = {"kubernetes": "kubernetes", "github-actions": "github-actions"}.get(emit)
+    scheduler_location = {"kubernetes": "kubernetes", "github-actions": "github-actions"}.get(emit)
     job = Job(
         spec=spec if emit in ("kubernetes", "github-actions") else spec.resolve(),
         every=every,
         store=store or (K8S_STORE if emit == "kubernetes" else str(Path(".flakehunt/store").resolve())),
-        location=check_location(location or default_location or _hostname()),
+        location=check_location(location or scheduler_location or default_location()),
         s3_endpoint=s3_endpoint,
-        executable=executable,
+        executable=(executable,) if isinstance(executable, str) else tuple(executable),
     )
     if emit == "cron":
         return emit_cron(job)
@@ -146,7 +147,7 @@ def cron_expression(every: timedelta, *, scheduler: str = "cron", minimum: timed
 
 def emit_cron(job: Job) -> str:
     """One crontab line (`crontab -e`); `%` is escaped, as cron would read it as a newline."""
-    command = " ".join(shlex.quote(arg) for arg in [job.executable, *job.argv()]).replace("%", r"\%")
+    command = " ".join(shlex.quote(arg) for arg in [*job.executable, *job.argv()]).replace("%", r"\%")
     header = f"# flakehunt: probe {job.spec.name} every {format_interval(job.every)} from {job.location}\n"
     return f"{header}{cron_expression(job.every)} {command}\n"
 
@@ -159,7 +160,7 @@ def emit_systemd(job: Job) -> str:
         if calendar
         else [f"OnActiveSec={_seconds(job.every)}", f"OnUnitActiveSec={_seconds(job.every)}"]
     )
-    exec_start = " ".join(_systemd_quote(arg) for arg in [job.executable, *job.argv()])
+    exec_start = " ".join(_systemd_quote(arg) for arg in [*job.executable, *job.argv()])
     about = f"flakehunt probe {job.spec.name} every {format_interval(job.every)} from {job.location}"
     service = [
         "[Unit]",
@@ -326,6 +327,3 @@ def _seconds(every: timedelta) -> int:
     return int(every.total_seconds())
 
 
-def _hostname() -> str:
-    name = re.sub(r"[^A-Za-z0-9.-]+", "-", socket.gethostname().split(".")[0]).strip("-.")
-    return name or "runner"
