@@ -325,5 +325,3 @@ def _systemd_quote(arg: str) -> str:
 
 def _seconds(every: timedelta) -> int:
     return int(every.total_seconds())
-
-
