@@ -60,6 +60,10 @@ app = typer.Typer(
 )
 case_app = typer.Typer(cls=_OneLineErrors, no_args_is_help=True, help="The cases and their journals.")
 app.add_typer(case_app, name="case")
+store_app = typer.Typer(
+    cls=_OneLineErrors, no_args_is_help=True, help="Run stores shared by scheduled probes."
+)
+app.add_typer(store_app, name="store")
 
 
 class _State:
@@ -267,13 +271,53 @@ def report(
         out.print(rendered)
 
 
+StoreOption = Annotated[str, typer.Option("--store", help="Run store: a folder or s3://bucket/prefix.")]
+S3EndpointOption = Annotated[
+    str | None,
+    typer.Option(
+        "--s3-endpoint", help="S3-compatible server, e.g. http://127.0.0.1:9000.", show_default=False
+    ),
+]
+LocationOption = Annotated[
+    str | None,
+    typer.Option(help="Name of this runner in the store (default: the host name).", show_default=False),
+]
+
+
 @app.command()
 def watch(
     spec: Annotated[Path, typer.Argument(help="A probe spec.")],
     every: Annotated[str, typer.Option(help="Interval, e.g. 15m.")] = "15m",
+    jitter: Annotated[str, typer.Option(help="Random delay per round: 20% of --every, or e.g. 30s.")] = "0",
+    duration: Annotated[
+        str | None, typer.Option("--for", help="Stop after e.g. 6h (default: never).")
+    ] = None,
+    store: StoreOption = ".flakehunt/store",
+    location: LocationOption = None,
+    s3_endpoint: S3EndpointOption = None,
+    notify: Annotated[str | None, typer.Option(help="Slack-compatible webhook URL for alerts.")] = None,
 ) -> None:
-    """Scheduled probing: run, append, alert when a failure rate changes."""
-    _not_yet("watch", 7)
+    """Scheduled probing: run, append, alert when a failure rate changes. Exit 1 if still alerting."""
+    from flakehunt.watch.rounds import watch_spec
+
+    with user_errors():
+        summary = watch_spec(
+            spec,
+            every=every,
+            jitter=jitter,
+            duration=duration,
+            store=store,
+            location=location,
+            s3_endpoint=s3_endpoint,
+            notify_url=notify,
+            on_alert=typer.echo,
+            on_notify_error=lambda exc: err.print(f"flakehunt: warning: {exc}", markup=False),
+            on_round=lambda r: err.print(
+                f"round {r.number + 1}: {r.failures}/{r.runs} failed", style="fh.dim"
+            ),
+        )
+    err.print(str(summary), style="fh.dim")
+    raise typer.Exit(ExitCode.SITE_FAILING if summary.alerting else ExitCode.OK)
 
 
 @app.command()
@@ -281,9 +325,57 @@ def schedule(
     spec: Annotated[Path, typer.Argument(help="A probe spec.")],
     every: Annotated[str, typer.Option(help="Interval, e.g. 15m.")] = "15m",
     emit: Annotated[str, typer.Option(help="cron, systemd, kubernetes or github-actions.")] = "cron",
+    store: Annotated[str | None, typer.Option(help="Run store (default ./.flakehunt/store).")] = None,
+    location: LocationOption = None,
+    s3_endpoint: S3EndpointOption = None,
+    image: Annotated[str, typer.Option(help="Kubernetes: an image with flakehunt and browsers.")] = (
+        "flakehunt:latest"
+    ),
 ) -> None:
     """Emit the scheduler config (cron, systemd, Kubernetes, GitHub Actions) that runs the probes."""
-    _not_yet("schedule", 7)
+    from flakehunt.watch import emit_schedule, parse_interval
+
+    with user_errors():
+        text = emit_schedule(
+            spec,
+            every=parse_interval(every),
+            emit=emit,
+            store=store,
+            location=location,
+            s3_endpoint=s3_endpoint,
+            executable=_own_executable(),
+            image=image,
+        )
+    typer.echo(text, nl=False)  # not Rich: it would read [Unit] as markup
+
+
+def _own_executable() -> list[str]:
+    """How cron and systemd should start this flakehunt (they do not read the shell's PATH)."""
+    import shutil
+
+    found = shutil.which("flakehunt") or shutil.which("flakehunt", path=str(Path(sys.executable).parent))
+    return [str(Path(found).absolute())] if found else [sys.executable, "-m", "flakehunt"]
+
+
+@store_app.command("compact")
+def store_compact(
+    store: StoreOption,
+    s3_endpoint: S3EndpointOption = None,
+    grace: Annotated[str, typer.Option(help="Keep replaced files this long for running queries.")] = "1h",
+    format_name: FormatOption = "text",
+) -> None:
+    """Merge a run store's small files into one, without changing what queries return."""
+    from datetime import timedelta
+
+    from flakehunt.watch import open_store, parse_interval
+
+    with user_errors():
+        keep = timedelta(0) if grace.strip() == "0" else parse_interval(grace, option="--grace")
+        summary = open_store(store, endpoint=s3_endpoint).compact(grace=keep)
+    if format_name == "json":
+        print_json(summary.to_dict())
+    else:
+        out.print(str(summary), markup=False)
 
 
 @case_app.command("list")
