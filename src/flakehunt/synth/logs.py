@@ -22,8 +22,8 @@ import numpy as np
 import polars as pl
 
 from flakehunt.synth import world
-from flakehunt.synth.traffic import RESULT_NAMES, WINDOW_START, Traffic, ip_text
-from flakehunt.synth.world import APP_JS, PIXEL, VENDOR_JS
+from flakehunt.synth.traffic import DETAILED_RESULTS, RESULT_NAMES, WINDOW_START, Traffic
+from flakehunt.synth.world import APP_JS, CHECKOUT, PIXEL, VENDOR_JS
 
 CLOUDFRONT_FIELDS = (
     "date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) "
@@ -66,17 +66,22 @@ def cloudfront_escape(value: str) -> str:
     )
 
 
-def request_ids(rng: np.random.Generator, n: int) -> np.ndarray:
+def request_ids(rng: np.random.Generator, n: int) -> pl.Series:
     """
     `n` CloudFront-style request ids: 40 random bytes in URL-safe base64, 56 characters ending `==`.
 
-    >>> [len(i) for i in request_ids(np.random.default_rng(0), 2)]
+    >>> request_ids(np.random.default_rng(0), 2).str.len_chars().to_list()
     [56, 56]
     """
     body = base64.urlsafe_b64encode(rng.bytes(39 * n))  # 39 bytes encode to 52 characters
-    heads = np.frombuffer(body, dtype="S52").astype(str) if n else np.array([], dtype=str)
-    tails = np.array([base64.urlsafe_b64encode(bytes([b])).decode() for b in range(256)])
-    return np.char.add(heads, tails[rng.integers(0, 256, n)])
+    heads = pl.Series(np.frombuffer(body, dtype="S52")).cast(pl.String)
+    tails = _lookup([base64.urlsafe_b64encode(bytes([b])).decode() for b in range(256)], rng.integers(0, 256, n))
+    return (heads + tails).alias("x-edge-request-id")
+
+
+def _lookup(table, index: np.ndarray) -> pl.Series:
+    """`table[index]` for a small table of strings, without a Python loop over `index`."""
+    return pl.Series(list(table), dtype=pl.String).gather(np.asarray(index, dtype=np.int64))
 
 
 def _seconds_text(seconds: pl.Expr) -> pl.Expr:
@@ -85,74 +90,75 @@ def _seconds_text(seconds: pl.Expr) -> pl.Expr:
     return pl.format("{}.{}", ms // 1000, (ms % 1000).cast(pl.String).str.zfill(3))
 
 
+def _dotted_quad(address: pl.Expr) -> pl.Expr:
+    return pl.format(
+        "{}.{}.{}.{}", *[((address // (1 << shift)) % 256).cast(pl.Int64) for shift in (24, 16, 8, 0)]
+    )
+
+
 def requests_frame(traffic: Traffic, rng: np.random.Generator) -> pl.DataFrame:
     """One row per CDN request with the CloudFront fields and what origin needs, as text."""
     c = traffic.columns
     n = len(c["session"])
     agents = (*world.BROWSERS, *world.BOTS)
     kind = c["kind"]
-    paths = np.array([r.path for r in world.RESOURCES])[kind]
-    declares = np.array([r.declares_length for r in world.RESOURCES])[kind]
-    content_types = np.array([r.content_type for r in world.RESOURCES])[kind]
     is_error = c["status"] >= 400
-    query = np.full(n, "-", dtype=object)
-    pixel = np.flatnonzero(kind == PIXEL)
-    if len(pixel):
-        query[pixel] = [
-            f"event=purchase&order={order}&value={cents // 100}.{cents % 100:02d}&currency=EUR&cb={stamp}"
-            for order, cents, stamp in zip(
-                c["order_id"][pixel].tolist(),
-                c["cents"][pixel].tolist(),
-                (
-                    (c["start"][pixel] * 1000).astype(np.int64)
-                    + int(WINDOW_START.timestamp() * 1000)
-                    + c["cache_buster"][pixel]
-                ).tolist(),
-                strict=True,
-            )
-        ]
-    referer = np.where(
-        kind == 0, f"https://{world.SITE_HOST}/cart", f"https://{world.SITE_HOST}/checkout"
-    ).astype(object)
-    referer[np.isin(kind, (world.HOME, world.ROBOTS))] = "-"
+    referers = [f"https://{world.SITE_HOST}/{page}" for page in ("cart", "checkout")] + ["-"]
+    referer = np.where(kind == CHECKOUT, 0, np.where(np.isin(kind, (world.HOME, world.ROBOTS)), 2, 1))
     started = WINDOW_START.timestamp() + c["start"]
-    ended = started + c["time_taken"]
     frame = pl.DataFrame(
         {
-            "end_us": (ended * 1e6).astype(np.int64),
+            "end_us": ((started + c["time_taken"]) * 1e6).astype(np.int64),
             "origin_us": ((started + c["ttfb"]) * 1e6).astype(np.int64),
-            "x-edge-location": np.array([p.code for p in traffic.edges])[c["edge"]],
-            "edge_ip": np.array([p.edge_ip for p in traffic.edges])[c["edge"]],
+            "x-edge-location": _lookup([p.code for p in traffic.edges], c["edge"]),
+            "edge_ip": _lookup([p.edge_ip for p in traffic.edges], c["edge"]),
             "sc-bytes": c["bytes_sent"],
-            "c-ip": ip_text(c["client_ip"]),
-            "cs-uri-stem": paths,
+            "_ip": c["client_ip"].astype(np.int64),
+            "cs-uri-stem": _lookup([r.path for r in world.RESOURCES], kind),
             "sc-status": c["status"],
-            "referer": referer.astype(str),
-            "user_agent": np.array([a.user_agent for a in agents])[c["agent"]],
-            "cs(User-Agent)": np.array([cloudfront_escape(a.user_agent) for a in agents])[c["agent"]],
-            "cs-uri-query": query.astype(str),
-            "x-edge-result-type": np.array(RESULT_NAMES)[c["result"]],
+            "referer": _lookup(referers, referer),
+            "user_agent": _lookup([a.user_agent for a in agents], c["agent"]),
+            "cs(User-Agent)": _lookup([cloudfront_escape(a.user_agent) for a in agents], c["agent"]),
+            "_pixel": kind == PIXEL,
+            "_order": c["order_id"],
+            "_cents": c["cents"],
+            "_cb": (c["start"] * 1000).astype(np.int64) + int(WINDOW_START.timestamp() * 1000) + c["cache_buster"],
+            "x-edge-result-type": _lookup(RESULT_NAMES, c["result"]),
             "x-edge-request-id": request_ids(rng, n),
             "cs-bytes": 180 + np.array([len(a.user_agent) for a in agents])[c["agent"]] + (kind == PIXEL) * 96,
             "time-taken": c["time_taken"],
-            "ssl-protocol": np.array([t[0] for t in TLS])[c["tls"]],
-            "ssl-cipher": np.array([t[1] for t in TLS])[c["tls"]],
-            "cs-protocol-version": np.array(HTTP_VERSIONS)[c["http"]],
+            "ssl-protocol": _lookup([t[0] for t in TLS], c["tls"]),
+            "ssl-cipher": _lookup([t[1] for t in TLS], c["tls"]),
+            "cs-protocol-version": _lookup(HTTP_VERSIONS, c["http"]),
             "c-port": c["port"],
             "time-to-first-byte": c["ttfb"],
-            "x-edge-detailed-result-type": c["detail"].astype(str),
-            "sc-content-type": np.where(is_error, "text/html", content_types),
-            "sc-content-len": np.where(declares | is_error, c["body_sent"], -1),
+            "x-edge-detailed-result-type": _lookup(DETAILED_RESULTS, c["detail"]),
+            "sc-content-type": _lookup(
+                [r.content_type for r in world.RESOURCES] + ["text/html"],
+                np.where(is_error, len(world.RESOURCES), kind),
+            ),
+            "sc-content-len": np.where(
+                np.array([r.declares_length for r in world.RESOURCES])[kind] | is_error, c["body_sent"], -1
+            ),
             "origin_status": c["origin_status"],
             "body_sent": c["body_sent"],
             "cacheable": np.isin(kind, (VENDOR_JS, APP_JS)),
             "shuffle": rng.uniform(0.0, 90.0, n),
         }
     )
+    pixel_query = pl.format(
+        "event=purchase&order={}&value={}.{}&currency=EUR&cb={}",
+        pl.col("_order"),
+        pl.col("_cents") // 100,
+        (pl.col("_cents") % 100).cast(pl.String).str.zfill(2),
+        pl.col("_cb"),
+    )
     return frame.with_columns(
         pl.from_epoch("end_us", time_unit="us").dt.replace_time_zone("UTC").alias("_end"),
         pl.from_epoch("origin_us", time_unit="us").dt.replace_time_zone("UTC").alias("_origin"),
-    )
+        _dotted_quad(pl.col("_ip")).alias("c-ip"),
+        pl.when(pl.col("_pixel")).then(pixel_query).otherwise(pl.lit("-")).alias("cs-uri-query"),
+    ).drop("_ip", "_pixel", "_order", "_cents", "_cb")
 
 
 def cloudfront_columns(frame: pl.DataFrame) -> pl.DataFrame:
@@ -202,16 +208,21 @@ def cloudfront_columns(frame: pl.DataFrame) -> pl.DataFrame:
 def write_cloudfront(frame: pl.DataFrame, cdn_dir: Path, rng: np.random.Generator, *, gzip: bool) -> list[Path]:
     """One file per edge and hour (of the time the edge finished), lines roughly but not fully in order."""
     cdn_dir.mkdir(parents=True, exist_ok=True)
-    keyed = frame.with_columns(
-        pl.col("_end").dt.strftime("%Y-%m-%d-%H").alias("_hour"),
-        (pl.col("end_us") + (pl.col("shuffle") * 1e6).cast(pl.Int64)).alias("_order"),
+    keyed = (
+        cloudfront_columns(frame)
+        .with_columns(
+            pl.concat_str(frame["x-edge-location"], frame["_end"].dt.strftime("%Y-%m-%d-%H"), separator=" ")
+            .alias("_file"),
+            (frame["end_us"] + (frame["shuffle"] * 1e6).cast(pl.Int64)).alias("_order"),
+        )
+        .sort("_file", "_order")
     )
     paths = []
-    for (pop, hour), part in sorted(keyed.group_by(["x-edge-location", "_hour"]), key=lambda g: g[0]):
-        unique = f"{int(rng.integers(0, 2**32)):08x}"
-        name = f"{world.DISTRIBUTION_ID}.{hour}.{pop.lower()}{unique}"
+    for part in keyed.partition_by("_file", maintain_order=True):
+        hour = part["_file"][0].split(" ")[1]
+        name = f"{world.DISTRIBUTION_ID}.{hour}.{int(rng.integers(0, 2**32)):08x}"
         path = cdn_dir / (name + (".gz" if gzip else ".log"))
-        body = cloudfront_columns(part.sort("_order")).write_csv(
+        body = part.drop("_file", "_order").write_csv(
             separator="\t", include_header=False, quote_style="never", line_terminator="\n"
         )
         text = (CLOUDFRONT_HEADER + body).encode()
@@ -251,7 +262,5 @@ def write_nginx(frame: pl.DataFrame, path: Path) -> int:
             pl.col("x-edge-request-id"),
         ).alias("line")
     )
-    with path.open("w", encoding="utf-8", newline="\n") as handle:
-        for line in lines["line"]:
-            handle.write(line + "\n")
+    lines.write_csv(path, include_header=False, quote_style="never", line_terminator="\n")
     return reached.height

@@ -60,6 +60,8 @@ MIN_EDGE_SHARE = 0.06
 HIT, REFRESH_HIT, MISS, ERROR = range(4)
 REQUEST_COLUMNS = ("session", "kind", "start", "order_id", "cents", "cache_buster")
 RESULT_NAMES = ("Hit", "RefreshHit", "Miss", "Error")
+# x-edge-detailed-result-type: the result type itself, or why an Error happened.
+DETAILED_RESULTS = (*RESULT_NAMES, "OriginConnectError", "OriginCommError")
 
 
 @dataclass
@@ -472,11 +474,7 @@ def _play(
     )
     sent = body + plan["header_bytes"]
     taken = ttfb + sent * 8 / v["bandwidth"][session] + v["rtt"][session] * 1.5
-    detail = np.select(
-        [status == 502, status == 504, status >= 400],
-        ["OriginConnectError", "OriginCommError", "Error"],
-        np.array(RESULT_NAMES, dtype=object)[result],
-    )
+    detail = np.select([status == 502, status == 504], [4, 5], result).astype(np.int8)
     origin_status = np.select(
         [refused != 0, status == 503, result == REFRESH_HIT, result == MISS], [0, 503, 304, 200], 0
     ).astype(np.int16)
