@@ -52,7 +52,7 @@ def write_geoip(out_dir: Path) -> tuple[Path, Path]:
         `mmdb_writer` is not installed (it is in the `dev` extra).
     """
     try:
-        from mmdb_writer import MMDBWriter, MmdbU32
+        from mmdb_writer import MmdbU32, MMDBWriter
         from netaddr import IPSet
     except ImportError:
         raise MissingEnvironmentError(
@@ -88,9 +88,13 @@ def write_geoip(out_dir: Path) -> tuple[Path, Path]:
         (str(world.EDGE_NETWORK), world.cdn_asn(), world.CDN_NAME),
     ]
     for (asn, org), networks in sorted(by_asn.items()):
-        asn_db.insert_network(IPSet(networks), {**_asn_record(asn, org), "autonomous_system_number": MmdbU32(asn)})
+        asn_db.insert_network(
+            IPSet(networks), {**_asn_record(asn, org), "autonomous_system_number": MmdbU32(asn)}
+        )
     for network, asn, org in extra_asn:
-        asn_db.insert_network(IPSet([network]), {**_asn_record(asn, org), "autonomous_system_number": MmdbU32(asn)})
+        asn_db.insert_network(
+            IPSet([network]), {**_asn_record(asn, org), "autonomous_system_number": MmdbU32(asn)}
+        )
 
     out_dir.mkdir(parents=True, exist_ok=True)
     city_path, asn_path = out_dir / "GeoIP2-City.mmdb", out_dir / "GeoLite2-ASN.mmdb"

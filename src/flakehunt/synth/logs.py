@@ -25,14 +25,41 @@ from flakehunt.synth import world
 from flakehunt.synth.traffic import DETAILED_RESULTS, RESULT_NAMES, WINDOW_START, Traffic
 from flakehunt.synth.world import APP_JS, CHECKOUT, PIXEL, VENDOR_JS
 
-CLOUDFRONT_FIELDS = (
-    "date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) "
-    "cs(User-Agent) cs-uri-query cs(Cookie) x-edge-result-type x-edge-request-id x-host-header "
-    "cs-protocol cs-bytes time-taken x-forwarded-for ssl-protocol ssl-cipher "
-    "x-edge-response-result-type cs-protocol-version fle-status fle-encrypted-fields c-port "
-    "time-to-first-byte x-edge-detailed-result-type sc-content-type sc-content-len sc-range-start "
-    "sc-range-end"
-).split()
+CLOUDFRONT_FIELDS = (  # the documented order
+    "date",
+    "time",
+    "x-edge-location",
+    "sc-bytes",
+    "c-ip",
+    "cs-method",
+    "cs(Host)",
+    "cs-uri-stem",
+    "sc-status",
+    "cs(Referer)",
+    "cs(User-Agent)",
+    "cs-uri-query",
+    "cs(Cookie)",
+    "x-edge-result-type",
+    "x-edge-request-id",
+    "x-host-header",
+    "cs-protocol",
+    "cs-bytes",
+    "time-taken",
+    "x-forwarded-for",
+    "ssl-protocol",
+    "ssl-cipher",
+    "x-edge-response-result-type",
+    "cs-protocol-version",
+    "fle-status",
+    "fle-encrypted-fields",
+    "c-port",
+    "time-to-first-byte",
+    "x-edge-detailed-result-type",
+    "sc-content-type",
+    "sc-content-len",
+    "sc-range-start",
+    "sc-range-end",
+)
 CLOUDFRONT_HEADER = "#Version: 1.0\n#Fields: " + " ".join(CLOUDFRONT_FIELDS) + "\n"
 NGINX_LOG_FORMAT = (
     '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
@@ -75,7 +102,9 @@ def request_ids(rng: np.random.Generator, n: int) -> pl.Series:
     """
     body = base64.urlsafe_b64encode(rng.bytes(39 * n))  # 39 bytes encode to 52 characters
     heads = pl.Series(np.frombuffer(body, dtype="S52")).cast(pl.String)
-    tails = _lookup([base64.urlsafe_b64encode(bytes([b])).decode() for b in range(256)], rng.integers(0, 256, n))
+    tails = _lookup(
+        [base64.urlsafe_b64encode(bytes([b])).decode() for b in range(256)], rng.integers(0, 256, n)
+    )
     return (heads + tails).alias("x-edge-request-id")
 
 
@@ -122,10 +151,14 @@ def requests_frame(traffic: Traffic, rng: np.random.Generator) -> pl.DataFrame:
             "_pixel": kind == PIXEL,
             "_order": c["order_id"],
             "_cents": c["cents"],
-            "_cb": (c["start"] * 1000).astype(np.int64) + int(WINDOW_START.timestamp() * 1000) + c["cache_buster"],
+            "_cb": (c["start"] * 1000).astype(np.int64)
+            + int(WINDOW_START.timestamp() * 1000)
+            + c["cache_buster"],
             "x-edge-result-type": _lookup(RESULT_NAMES, c["result"]),
             "x-edge-request-id": request_ids(rng, n),
-            "cs-bytes": 180 + np.array([len(a.user_agent) for a in agents])[c["agent"]] + (kind == PIXEL) * 96,
+            "cs-bytes": 180
+            + np.array([len(a.user_agent) for a in agents])[c["agent"]]
+            + (kind == PIXEL) * 96,
             "time-taken": c["time_taken"],
             "ssl-protocol": _lookup([t[0] for t in TLS], c["tls"]),
             "ssl-cipher": _lookup([t[1] for t in TLS], c["tls"]),
@@ -205,14 +238,17 @@ def cloudfront_columns(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def write_cloudfront(frame: pl.DataFrame, cdn_dir: Path, rng: np.random.Generator, *, gzip: bool) -> list[Path]:
+def write_cloudfront(
+    frame: pl.DataFrame, cdn_dir: Path, rng: np.random.Generator, *, gzip: bool
+) -> list[Path]:
     """One file per edge and hour (of the time the edge finished), lines roughly but not fully in order."""
     cdn_dir.mkdir(parents=True, exist_ok=True)
     keyed = (
         cloudfront_columns(frame)
         .with_columns(
-            pl.concat_str(frame["x-edge-location"], frame["_end"].dt.strftime("%Y-%m-%d-%H"), separator=" ")
-            .alias("_file"),
+            pl.concat_str(
+                frame["x-edge-location"], frame["_end"].dt.strftime("%Y-%m-%d-%H"), separator=" "
+            ).alias("_file"),
             (frame["end_us"] + (frame["shuffle"] * 1e6).cast(pl.Int64)).alias("_order"),
         )
         .sort("_file", "_order")
@@ -233,15 +269,21 @@ def write_cloudfront(frame: pl.DataFrame, cdn_dir: Path, rng: np.random.Generato
 
 def _nginx_quoted(column: str) -> pl.Expr:
     """nginx's `escape=default`: `"` and `\\` as \\xXX; our values hold no other specials."""
-    return pl.col(column).str.replace_all("\\", "\\x5C", literal=True).str.replace_all('"', "\\x22", literal=True)
+    return (
+        pl.col(column)
+        .str.replace_all("\\", "\\x5C", literal=True)
+        .str.replace_all('"', "\\x22", literal=True)
+    )
 
 
 def write_nginx(frame: pl.DataFrame, path: Path) -> int:
     """The origin's access log: requests that reached origin, with the edge as client address."""
     path.parent.mkdir(parents=True, exist_ok=True)
     reached = frame.filter(pl.col("origin_status") > 0).sort("origin_us")
-    target = pl.when(pl.col("cs-uri-query") == "-").then(pl.col("cs-uri-stem")).otherwise(
-        pl.format("{}?{}", pl.col("cs-uri-stem"), pl.col("cs-uri-query"))
+    target = (
+        pl.when(pl.col("cs-uri-query") == "-")
+        .then(pl.col("cs-uri-stem"))
+        .otherwise(pl.format("{}?{}", pl.col("cs-uri-stem"), pl.col("cs-uri-query")))
     )
     # Scripts are cached by a policy that forwards neither User-Agent nor Referer.
     user_agent = pl.when(pl.col("cacheable")).then(pl.lit(ORIGIN_USER_AGENT)).otherwise(pl.col("user_agent"))

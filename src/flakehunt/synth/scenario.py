@@ -203,7 +203,9 @@ def read_case(out_dir: Path) -> GeneratedCase:
         meta = json.loads((out_dir / "scenario.json").read_text())
         truth = json.loads((out_dir / "truth.json").read_text())
     except FileNotFoundError as exc:
-        raise FlakehuntError(f"{str(out_dir)!r} is not a generated scenario: {exc.filename!r} is missing") from None
+        raise FlakehuntError(
+            f"{str(out_dir)!r} is not a generated scenario: {exc.filename!r} is missing"
+        ) from None
     return GeneratedCase(
         scenario=Scenario(**meta["scenario"]),
         out_dir=out_dir,

@@ -175,7 +175,12 @@ def _city_index(iso: str, city: int) -> int:
 
 
 def _assign_addresses(
-    rng: np.random.Generator, country: np.ndarray, start: np.ndarray, *, carrier: np.ndarray, is_bot: np.ndarray
+    rng: np.random.Generator,
+    country: np.ndarray,
+    start: np.ndarray,
+    *,
+    carrier: np.ndarray,
+    is_bot: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """
     A client IPv4 address (as uint32) and its GeoIP city index per session.
@@ -198,9 +203,7 @@ def _assign_addresses(
     subnet_offset = position // 254
     address = base[country] + subnet_offset * 256 + position % 254 + 1
     city_of = {(country.iso, city.name): i for i, (country, city) in enumerate(_CITIES)}
-    subnet_city = [
-        np.array([city_of[(s.country.iso, s.city.name)] for s in subnets]) for subnets in plan
-    ]
+    subnet_city = [np.array([city_of[(s.country.iso, s.city.name)] for s in subnets]) for subnets in plan]
     geo_city = np.empty(n, dtype=np.int64)
     for index, cities in enumerate(subnet_city):
         mask = country == index
@@ -464,7 +467,9 @@ def _play(
     body[app_rows] = np.where(
         version[app_rows] == 0, world.APP_JS_VERSIONS["v41"], world.APP_JS_VERSIONS["v42"]
     )
-    error_body = np.select([status == 502, status == 504, status == 503, status == 429], [951, 1033, 197, 162], 0)
+    error_body = np.select(
+        [status == 502, status == 504, status == 503, status == 429], [951, 1033, 197, 162], 0
+    )
     body = np.where(status >= 400, error_body, body)
     ttfb = np.where(result == HIT, plan["hit_ttfb"], plan["origin_ttfb"])
     ttfb = np.select(

@@ -156,13 +156,34 @@ class Browser:
 
 _WIN = "Windows NT 10.0; Win64; x64"
 _MAC = "Macintosh; Intel Mac OS X 10_15_7"
-_WEBKIT = "AppleWebKit/537.36 (KHTML, like Gecko)"
-_IOS_WEBKIT = "AppleWebKit/605.1.15 (KHTML, like Gecko)"
+_ANDROID = "Linux; Android 10; K"
+_BLINK = "AppleWebKit/537.36 (KHTML, like Gecko)"
+_WEBKIT = "AppleWebKit/605.1.15 (KHTML, like Gecko)"
 
 
-def _chrome(platform: str, version: str, suffix: str = "") -> str:
-    return f"Mozilla/5.0 ({platform}) {_WEBKIT} Chrome/{version} Safari/537.36{suffix}"
+def _chrome(platform: str, version: str, suffix: str = "", mobile: bool = False) -> str:
+    tail = "Mobile Safari/537.36" if mobile else "Safari/537.36"
+    return f"Mozilla/5.0 ({platform}) {_BLINK} Chrome/{version} {tail}{suffix}"
 
+
+def _firefox(platform: str, version: int, gecko: str = "20100101") -> str:
+    return f"Mozilla/5.0 ({platform}; rv:{version}.0) Gecko/{gecko} Firefox/{version}.0"
+
+
+def _safari(platform: str, version: str, mobile: str = "") -> str:
+    if mobile:
+        return f"Mozilla/5.0 ({platform}) {_WEBKIT} Version/{version} Mobile/{mobile} Safari/604.1"
+    return f"Mozilla/5.0 ({platform}) {_WEBKIT} Version/{version} Safari/605.1.15"
+
+
+def _iphone(ios: str) -> str:
+    return f"iPhone; CPU iPhone OS {ios} like Mac OS X"
+
+
+_SAMSUNG = _chrome("Linux; Android 14; SAMSUNG SM-S911B", "122.0.0.0", mobile=True).replace(
+    " Chrome/", " SamsungBrowser/26.0 Chrome/"
+)
+_CRIOS = f"Mozilla/5.0 ({_iphone('18_1')}) {_WEBKIT} CriOS/131.0.6778.73 Mobile/15E148 Safari/604.1"
 
 BROWSERS = (
     Browser(_chrome(_WIN, "131.0.0.0"), "Chrome", "desktop", 0.13, 0.30),
@@ -172,30 +193,38 @@ BROWSERS = (
     Browser(_chrome("X11; Linux x86_64", "131.0.0.0"), "Chrome", "desktop", 0.01, 0.35),
     Browser(_chrome(_WIN, "131.0.0.0", " Edg/131.0.0.0"), "Edge", "desktop", 0.05, 0.20),
     Browser(_chrome(_WIN, "130.0.0.0", " Edg/130.0.2849.80"), "Edge", "desktop", 0.02, 0.20),
-    Browser(f"Mozilla/5.0 ({_WIN}; rv:132.0) Gecko/20100101 Firefox/132.0", "Firefox", "desktop", 0.04, 0.45),
-    Browser(f"Mozilla/5.0 ({_WIN}; rv:131.0) Gecko/20100101 Firefox/131.0", "Firefox", "desktop", 0.01, 0.45),
-    Browser("Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0", "Firefox", "desktop", 0.01, 0.50),
-    Browser(f"Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:132.0) Gecko/20100101 Firefox/132.0", "Firefox", "desktop", 0.01, 0.45),
-    Browser(f"Mozilla/5.0 ({_MAC}) {_IOS_WEBKIT} Version/18.1 Safari/605.1.15", "Safari", "desktop", 0.05, 0.15),
-    Browser(f"Mozilla/5.0 ({_MAC}) {_IOS_WEBKIT} Version/17.6 Safari/605.1.15", "Safari", "desktop", 0.02, 0.15),
-    Browser(f"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) {_IOS_WEBKIT} Version/18.1 Mobile/15E148 Safari/604.1", "Mobile Safari", "mobile", 0.11, 0.04),
-    Browser(f"Mozilla/5.0 (iPhone; CPU iPhone OS 17_6_1 like Mac OS X) {_IOS_WEBKIT} Version/17.6 Mobile/15E148 Safari/604.1", "Mobile Safari", "mobile", 0.06, 0.04),
-    Browser(f"Mozilla/5.0 (iPad; CPU OS 18_1 like Mac OS X) {_IOS_WEBKIT} Version/18.1 Mobile/15E148 Safari/604.1", "Mobile Safari", "tablet", 0.03, 0.04),
-    Browser(f"Mozilla/5.0 (Linux; Android 10; K) {_WEBKIT} Chrome/131.0.0.0 Mobile Safari/537.36", "Chrome Mobile", "mobile", 0.12, 0.02),
-    Browser(f"Mozilla/5.0 (Linux; Android 10; K) {_WEBKIT} Chrome/130.0.0.0 Mobile Safari/537.36", "Chrome Mobile", "mobile", 0.04, 0.02),
-    Browser(f"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) {_IOS_WEBKIT} CriOS/131.0.6778.73 Mobile/15E148 Safari/604.1", "Chrome Mobile iOS", "mobile", 0.02, 0.03),
-    Browser(f"Mozilla/5.0 (Linux; Android 14; SAMSUNG SM-S911B) {_WEBKIT} SamsungBrowser/26.0 Chrome/122.0.0.0 Mobile Safari/537.36", "Samsung Internet", "mobile", 0.04, 0.10),
-    Browser("Mozilla/5.0 (Android 14; Mobile; rv:132.0) Gecko/132.0 Firefox/132.0", "Firefox Mobile", "mobile", 0.01, 0.25),
-)  # fmt: skip
+    Browser(_firefox(_WIN, 132), "Firefox", "desktop", 0.04, 0.45),
+    Browser(_firefox(_WIN, 131), "Firefox", "desktop", 0.01, 0.45),
+    Browser(_firefox("X11; Linux x86_64", 132), "Firefox", "desktop", 0.01, 0.50),
+    Browser(_firefox("Macintosh; Intel Mac OS X 10.15", 132), "Firefox", "desktop", 0.01, 0.45),
+    Browser(_safari(_MAC, "18.1"), "Safari", "desktop", 0.05, 0.15),
+    Browser(_safari(_MAC, "17.6"), "Safari", "desktop", 0.02, 0.15),
+    Browser(_safari(_iphone("18_1"), "18.1", "15E148"), "Mobile Safari", "mobile", 0.11, 0.04),
+    Browser(_safari(_iphone("17_6_1"), "17.6", "15E148"), "Mobile Safari", "mobile", 0.06, 0.04),
+    Browser(
+        _safari("iPad; CPU OS 18_1 like Mac OS X", "18.1", "15E148"), "Mobile Safari", "tablet", 0.03, 0.04
+    ),
+    Browser(_chrome(_ANDROID, "131.0.0.0", mobile=True), "Chrome Mobile", "mobile", 0.12, 0.02),
+    Browser(_chrome(_ANDROID, "130.0.0.0", mobile=True), "Chrome Mobile", "mobile", 0.04, 0.02),
+    Browser(_CRIOS, "Chrome Mobile iOS", "mobile", 0.02, 0.03),
+    Browser(_SAMSUNG, "Samsung Internet", "mobile", 0.04, 0.10),
+    Browser(_firefox("Android 14; Mobile", 132, gecko="132.0"), "Firefox Mobile", "mobile", 0.01, 0.25),
+)
 
 # Crawlers honour robots.txt, which disallows /checkout: they fetch /robots.txt, the home page and
 # (the rendering ones) the scripts, never the checkout, so they are never an anchor of the
 # expected sequence and never count as a missing pixel.
+_BINGBOT = (
+    "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; bingbot/2.0; "
+    "+http://www.bing.com/bingbot.htm) Chrome/116.0.1938.76 Safari/537.36"
+)
+_GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+_AHREFSBOT = "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)"
 BOTS = (
-    Browser("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "Googlebot", "bot", 0.5, 0.0),
-    Browser(f"Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm) Chrome/116.0.1938.76 Safari/537.36", "bingbot", "bot", 0.3, 0.0),
-    Browser("Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)", "AhrefsBot", "bot", 0.2, 0.0),
-)  # fmt: skip
+    Browser(_GOOGLEBOT, "Googlebot", "bot", 0.5, 0.0),
+    Browser(_BINGBOT, "bingbot", "bot", 0.3, 0.0),
+    Browser(_AHREFSBOT, "AhrefsBot", "bot", 0.2, 0.0),
+)
 RENDERING_BOTS = ("Googlebot", "bingbot")  # these also fetch the scripts
 BOT_SHARE = 0.03  # of all sessions
 
