@@ -6,7 +6,8 @@ CloudFront: https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/s
 documented order, `-` for empty, control characters, space and ``<>"#%{}|\\^~[]`'`` written as %XX,
 UTC times, lines not in time order, one file per edge and hour named like S3 delivery names
 them). nginx: the `combined` format plus the CloudFront request id as a last quoted field
-(`NGINX_LOG_FORMAT`), one line per request that reached origin, in the order nginx finished them.
+(`NGINX_LOG_FORMAT`), one line per request that reached origin (misses, revalidations answered
+304, origin's own errors), in the order nginx finished them; its client address is the edge.
 
 This writer shares no code with `flakehunt.edgesim` on purpose: the benchmark must not inherit
 that simulator's mistakes.
