@@ -455,6 +455,7 @@ def test_few_edges_still_route_every_visitor(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_accuracy_bench_generates_one_folder_per_scenario(tmp_path):
     result = subprocess.run(
         [sys.executable, str(REPO / "bench" / "accuracy.py"), "--generate-only", str(tmp_path),
