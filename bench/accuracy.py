@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import resource
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -53,10 +54,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = [cause for cause in args.causes if cause not in CAUSES]
     if unknown:
         parser.error(f"unknown cause {unknown[0]!r}; causes are: {', '.join(CAUSES)}")
-    if args.generate_only is None:
-        parser.error(
-            "scoring needs `flakehunt correlate` (issue #5), not there yet; run with --generate-only OUT"
-        )
     return args
 
 
@@ -76,14 +73,16 @@ def generate_grid(out: Path, grid: list[Scenario], *, gzip: bool = False) -> lis
     return [generate(scenario, out / scenario.name, gzip=gzip) for scenario in grid]
 
 
-# --- CORRELATE HOOK ------------------------------------------------------------------------
-# `correlate_case(case: GeneratedCase) -> dict` goes here: ingest `case.log_paths` into a fresh
-# case (GeoIP from `case.geoip_city` / `case.geoip_asn`), then
-#   flakehunt correlate --case ID --expect case.expect [--event E for E in case.event_options()]
-#                       --format json
-# and return the parsed JSON. `main` then calls `judge(case, correlate_case(case))` per scenario
-# and prints `accuracy_table(...)`.
-# -------------------------------------------------------------------------------------------
+def correlate_case(case: GeneratedCase, cases_root: Path) -> dict:
+    """Ingest one scenario's logs into a fresh case and return `flakehunt correlate`'s JSON."""
+    from flakehunt.case import open_case
+    from flakehunt.correlate import correlate_case as correlate
+    from flakehunt.ingest import ingest_paths
+
+    target = open_case(case.scenario.name.replace(".", "_"), root=cases_root)
+    ingest_paths(list(case.log_paths), case=target, geoip_dir=case.geoip_city.parent)
+    events = [tuple(option.split(" ", 1)) for option in case.event_options()]
+    return correlate(target, expect=case.expect, events=events).to_dict()
 
 
 def judge(case: GeneratedCase, report: dict) -> dict:
@@ -99,7 +98,9 @@ def judge(case: GeneratedCase, report: dict) -> dict:
     top = hypotheses[0] if hypotheses else {"cause": "none", "confidence": 0.0, "implicates": {}}
     verdict = {"scenario": case.scenario.name, "cause": truth["cause"], "top": top["cause"]}
     if truth["cause"] == "none":
-        false_positive = any(h.get("confidence", 0) > NULL_CONFIDENCE_LIMIT for h in hypotheses)
+        false_positive = any(
+            h.get("confidence", 0) > NULL_CONFIDENCE_LIMIT for h in hypotheses if h["cause"] != "none"
+        )
         return verdict | {
             "right": not false_positive,
             "implicated": not false_positive,
@@ -140,15 +141,27 @@ def _share(rows: list[dict], key: str) -> float:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     grid = scenarios(args.causes, args.sizes, args.noise, args.seeds)
+    out = args.generate_only or Path(tempfile.mkdtemp(prefix="flakehunt-accuracy-"))
     started = time.perf_counter()
-    cases = generate_grid(args.generate_only, grid, gzip=args.gzip)
+    cases = generate_grid(out, grid, gzip=args.gzip)
     elapsed = time.perf_counter() - started
     cdn = sum(case.lines["cdn"] for case in cases)
     origin = sum(case.lines["origin"] for case in cases)
+    print(f"generated {len(cases)} scenarios in {out}: {cdn} CDN + {origin} origin lines")
+    print(f"in {elapsed:.1f} s ({(cdn + origin) / max(elapsed, 1e-9):,.0f} lines/s)")
+    if args.generate_only:
+        return 0
+    started = time.perf_counter()
+    verdicts = []
+    for case in cases:
+        verdict = judge(case, correlate_case(case, out / "_cases"))
+        verdicts.append(verdict)
+        mark = "ok " if verdict["right"] else "BAD"
+        print(f"{mark} {verdict['scenario']:<40} top: {verdict['top']}", flush=True)
+    elapsed = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"generated {len(cases)} scenarios in {args.generate_only}: {cdn} CDN + {origin} origin lines")
-    rate = (cdn + origin) / max(elapsed, 1e-9)
-    print(f"in {elapsed:.1f} s ({rate:,.0f} lines/s), peak memory {peak_mb:.0f} MB")
+    print(accuracy_table(verdicts))
+    print(f"correlated {len(cases)} scenarios in {elapsed:.0f} s, peak memory {peak_mb:.0f} MB")
     return 0
 
 
