@@ -63,17 +63,21 @@ class ErrorCounts:
     by_edge: pl.DataFrame  # edge_pop, requests, errors (5xx)
     by_cache: pl.DataFrame  # cache_status, requests, errors
     by_client: pl.DataFrame  # client_ip, asn, requests, limited (429)
+    origin: pl.DataFrame  # status, requests: the 5xx answers origin itself logged
 
     @classmethod
-    def of(cls, exchanges: pl.LazyFrame) -> ErrorCounts:
+    def of(cls, viewer: pl.LazyFrame, origin: pl.LazyFrame) -> ErrorCounts:
         error = (pl.col("status") >= 500) | (pl.col("cache_status") == "error")
         counts = [pl.len().alias("requests"), error.fill_null(False).sum().alias("errors")]
-        by_edge = exchanges.filter(pl.col("edge_pop").is_not_null()).group_by("edge_pop").agg(counts)
-        by_cache = exchanges.group_by("cache_status").agg(counts)
-        by_client = exchanges.group_by("client_ip", "asn").agg(
+        by_edge = viewer.filter(pl.col("edge_pop").is_not_null()).group_by("edge_pop").agg(counts)
+        by_cache = viewer.group_by("cache_status").agg(counts)
+        by_client = viewer.group_by("client_ip", "asn").agg(
             pl.len().alias("requests"), (pl.col("status") == 429).fill_null(False).sum().alias("limited")
         )
-        return cls(*pl.collect_all([by_edge, by_cache, by_client]))
+        origin_errors = (
+            origin.filter(pl.col("status") >= 500).group_by("status").agg(pl.len().alias("requests"))
+        )
+        return cls(*pl.collect_all([by_edge, by_cache, by_client, origin_errors]))
 
 
 @dataclass
@@ -112,13 +116,19 @@ def score(finding: Finding, result: Explanation) -> float:
 
 
 def _best(
-    evidence: Evidence, dims: set[str], *, exclude: set[str] = frozenset()
+    evidence: Evidence, dims: set[str], *, only: dict | None = None, never: dict | None = None
 ) -> tuple[str, Finding, float] | None:
-    candidates = [
-        (name, f, score(f, result))
-        for name, f, result in evidence.findings()
-        if set(f.dimensions) <= dims and not (set(f.dimensions) & exclude)
-    ]
+    """The highest-scoring finding using only `dims`, with values allowed by `only` / `never`."""
+
+    def allowed(finding: Finding) -> bool:
+        for key, value in finding.dimensions.items():
+            if only and key in only and str(value) not in only[key]:
+                return False
+            if never and key in never and str(value) in never[key]:
+                return False
+        return set(finding.dimensions) <= dims
+
+    candidates = [(name, f, score(f, result)) for name, f, result in evidence.findings() if allowed(f)]
     return max(candidates, key=lambda c: c[2], default=None)
 
 
@@ -204,47 +214,58 @@ def _edge_error_test(evidence: Evidence, edge: str) -> dict[str, Any] | None:
 
 
 def origin_fault(evidence: Evidence) -> list[Hypothesis]:
-    if evidence.errors is None:
+    """Errors at most edges, none of them standing out, and origin itself logging 5xx."""
+    if evidence.errors is None or evidence.errors.by_edge.is_empty():
         return []
-    by_cache = {row["cache_status"]: row for row in evidence.errors.by_cache.iter_rows(named=True)}
-    miss, hit = by_cache.get("miss"), by_cache.get("hit")
-    if not miss or not miss["errors"]:
-        return []
-    hit_requests, hit_errors = (hit["requests"], hit["errors"]) if hit else (0, 0)
-    total = miss["requests"] + hit_requests
-    p, _ = association_p_values([miss["errors"]], [miss["requests"]], miss["errors"] + hit_errors, total)
     edges = evidence.errors.by_edge
-    erring = edges.filter(pl.col("errors") > 0).height
-    spread = erring / edges.height if edges.height else 0.0
-    if float(p[0]) >= 0.01 or spread < CAUSES["origin_fault"]["min_edge_share"]:
+    errors = int(edges["errors"].sum())
+    if errors == 0:
         return []
-    best = _best(evidence, {"cache_status"})
-    miss_rate = miss["errors"] / miss["requests"]
-    confidence = min(0.95, 0.5 + 0.3 * spread + 0.15 * min(1.0, miss_rate * 5))
+    spread = edges.filter(pl.col("errors") > 0).height / edges.height
+    if spread < CAUSES["origin_fault"]["min_edge_share"]:
+        return []
+    worst = edges.sort("errors", descending=True)["edge_pop"][0]
+    worst_test = _edge_error_test(evidence, worst)
+    if worst_test and worst_test["p_value"] < 1e-3:
+        return []  # one edge stands out: edge_fault reads that
+    origin = evidence.errors.origin
+    origin_errors = int(origin["requests"].sum()) if not origin.is_empty() else 0
+    hits = {r["cache_status"]: r for r in evidence.errors.by_cache.iter_rows(named=True)}.get("hit")
+    hit_error_rate = hits["errors"] / hits["requests"] if hits and hits["requests"] else 0.0
+    error_rate = errors / int(edges["requests"].sum())
+    confidence = (
+        0.45
+        + 0.25 * spread
+        + (0.2 if origin_errors else 0.0)
+        + (0.05 if hit_error_rate < error_rate / 4 else 0)
+    )
+    best = _best(evidence, {"cache_status", "status_class"})
     if best:
-        confidence = min(0.99, max(confidence, best[2]))
+        confidence = max(confidence, best[2])
+    implicates: dict[str, Any] = {"source": "origin"}
+    if origin_errors:
+        implicates["status"] = int(origin.sort("requests", descending=True)["status"][0])
     support = {
-        "miss_errors": miss["errors"],
-        "miss_requests": miss["requests"],
-        "hit_errors": hit_errors,
-        "hit_requests": hit_requests,
-        "p_value": float(p[0]),
-        "edges_with_errors": erring,
+        "errors_at_edges": errors,
+        "edges_with_errors": edges.filter(pl.col("errors") > 0).height,
         "edges": edges.height,
+        "origin_5xx": origin_errors,
+        "hit_error_rate": hit_error_rate,
+        "error_rate": error_rate,
     }
-    return [_make("origin_fault", confidence, {"cache_status": "miss"}, support)]
+    return [_make("origin_fault", min(confidence, 0.97), implicates, support)]
 
 
 def _dimension_rule(cause: str) -> Callable[[Evidence], list[Hypothesis]]:
     """A cause named by its own dimensions (browser, blocker, region, network)."""
 
+    spec = CAUSES[cause]
+
     def rule(evidence: Evidence) -> list[Hypothesis]:
-        best = _best(evidence, set(CAUSES[cause]["dimensions"]))
+        best = _best(evidence, set(spec["dimensions"]), only=spec.get("only"), never=spec.get("never"))
         if not best:
             return []
         name, finding, confidence = best
-        if cause == "client_blocking" and str(finding.dimensions.get("blocker")) in {"off", "none", "False"}:
-            return []
         return [
             _make(
                 cause, confidence, dict(finding.dimensions), {"failures": {"set": name, **finding.to_dict()}}
@@ -255,8 +276,37 @@ def _dimension_rule(cause: str) -> Callable[[Evidence], list[Hypothesis]]:
     return rule
 
 
-browser_specific = _dimension_rule("browser_specific")
-client_blocking = _dimension_rule("client_blocking")
+_browser_by_dimension = _dimension_rule("browser_specific")
+_blocking_by_dimension = _dimension_rule("client_blocking")
+
+
+def _desktop_finding(evidence: Evidence) -> Finding | None:
+    best = _best(evidence, {"device_class"}, only={"device_class": ["desktop"]})
+    return best[1] if best else None
+
+
+def browser_specific(evidence: Evidence) -> list[Hypothesis]:
+    found = _browser_by_dimension(evidence)
+    desktop = _desktop_finding(evidence)
+    if found and desktop:
+        # Every desktop family failing about equally is not one browser's bug.
+        ratio = CAUSES["browser_specific"]["subsumed_by_desktop"]
+        rate = found[0].evidence["failures"]["rate"]
+        if found[0].evidence["failures"]["set"] == "logs" and rate < ratio * desktop.rate:
+            found[0].confidence *= 0.5
+    return found
+
+
+def client_blocking(evidence: Evidence) -> list[Hypothesis]:
+    found = _blocking_by_dimension(evidence)
+    for hypothesis in found:
+        if "blocker" not in hypothesis.implicates:
+            hypothesis.confidence *= CAUSES["client_blocking"]["from_logs_alone"]
+        elif str(hypothesis.implicates["blocker"]) in {"off", "none", "False"}:
+            hypothesis.confidence = 0.0
+    return [h for h in found if h.confidence > 0]
+
+
 _geo_by_dimension = _dimension_rule("geo_specific")
 
 
@@ -299,7 +349,7 @@ def deploy_regression(evidence: Evidence) -> list[Hypothesis]:
     for _, finding, result in evidence.findings():
         dimension = next(iter(finding.dimensions))
         concentrated = finding.failures > 0.5 * result.failures and finding.rate_outside < 0.5 * finding.rate
-        if finding.order == 1 and not _is_version_dimension(dimension) and concentrated:
+        if finding.order == 1 and not _is_version_or_time(dimension) and concentrated:
             return []
     onset = timeline.onset
     confidence = min(0.95, 0.6 + 0.35 * min(1.0, -math.log10(max(nearest.p_value, 1e-12)) / 12))
@@ -307,8 +357,9 @@ def deploy_regression(evidence: Evidence) -> list[Hypothesis]:
     return [_make("deploy_regression", confidence, {"event": nearest.label}, support, event=nearest.label)]
 
 
-def _is_version_dimension(name: str) -> bool:
-    return name.endswith((" content_length", " etag"))
+def _is_version_or_time(name: str) -> bool:
+    """A new asset version everywhere, or the hour, is what a deploy looks like, not a competing cause."""
+    return name == "hour" or name.endswith((" content_length", " etag"))
 
 
 def _bucket_seconds(bucket: str) -> int:
@@ -353,8 +404,10 @@ def rate_limited(evidence: Evidence) -> list[Hypothesis]:
     if concentration < CAUSES["rate_limited"]["min_concentration"]:
         return []
     total = int(clients["requests"].sum())
-    share = limited / total if total else 0.0
-    confidence = min(0.95, 0.5 + 0.3 * concentration + 0.15 * min(1.0, share * 10))
+    failures = sum(result.failures for result in evidence.sets.values())
+    # As many refusals as failures is what makes the limit the cause, not just present.
+    weight = min(1.0, limited / failures) if failures else 0.0
+    confidence = min(0.95, 0.5 + 0.25 * concentration + 0.25 * weight)
     asns = sorted({a for a in top["asn"].to_list() if a is not None})
     implicates: dict[str, Any] = {"client_ip": top["client_ip"].to_list()}
     if len(asns) == 1:

@@ -243,7 +243,8 @@ def _evidence(exchanges, logs, sets, observations_for_time, events) -> Evidence:
         .iter_rows()
     )
     source = viewer_source(logs)
-    errors = ErrorCounts.of(logs.filter(pl.col("source") == source)) if source else None
+    origin = logs.filter(pl.col("source") == "origin")
+    errors = ErrorCounts.of(logs.filter(pl.col("source") == source), origin) if source else None
     time = None
     if observations_for_time is not None:
         time = timeline(observations_for_time.select("ts", LABEL), events=events)
