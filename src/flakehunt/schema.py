@@ -86,6 +86,7 @@ def conform(frame: pl.DataFrame | pl.LazyFrame, schema: dict[str, pl.DataType] =
         ]
     )
 
+
 # One row per probe run (DESIGN.md, "Probe runs are a second table").
 PROBE_RUN_SCHEMA: dict[str, pl.DataType] = {
     "run_id": pl.String,

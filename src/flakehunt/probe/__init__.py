@@ -54,6 +54,7 @@ def run_probe(
     url: str | None = None,
     edge_ips: Sequence[str] | None = None,
     customer: Mapping[str, Any] | None = None,
+    origin: str | None = None,
     on_progress: ProgressFn | None = None,
 ) -> ProbeResult:
     """
@@ -77,6 +78,8 @@ def run_probe(
     customer
         The customer's own configuration (`{"browser": "firefox", "blocker": "basic"}`), always
         probed in addition to the matrix.
+    origin
+        Origin base URL for `header` checks with `equals_origin` (replaces the spec's `origin`).
     on_progress
         Called as `(label, done, total)` after every run.
 
@@ -116,7 +119,7 @@ def run_probe(
         concurrency=concurrency,
         budget_seconds=budget_seconds,
         artifacts_dir=case.root / "probes" / probe_id,
-        origin_values=_origin_values(spec, base_url),
+        origin_values=_origin_values(spec, base_url, origin or spec.origin),
         secrets=_secrets(spec),
     )
     runner = asyncio.run(_run(settings, plans, configs, on_progress))
@@ -180,15 +183,17 @@ def _edges(spec: ProbeSpec, url: str, edge_ips: Sequence[str] | None) -> list[st
     return [e for e in spec.dimensions.get("edge", ()) if e]
 
 
-def _origin_values(spec: ProbeSpec, url: str) -> dict[str, str | None]:
+def _origin_values(spec: ProbeSpec, url: str, origin: str | None) -> dict[str, str | None]:
     """For `header` checks with `equals_origin`: the header as origin serves it, fetched once."""
     values: dict[str, str | None] = {}
     for check in spec.checks:
         if check.kind != "header" or not check.params.get("equals_origin"):
             continue
-        if not spec.origin:
-            raise SpecError(f"check {check.name!r} compares with origin, but the spec has no 'origin'")
-        asset = urljoin(spec.origin, check.params["url"])
+        if not origin:
+            raise SpecError(
+                f"check {check.name!r} compares with origin; give the spec an 'origin' or --origin"
+            )
+        asset = urljoin(origin, check.params["url"])
         fetched = fetch_asset(asset, via="origin", host=urlsplit(url).netloc)
         values[check.name] = {"etag": fetched.etag, "last-modified": fetched.last_modified}.get(
             check.params["name"]

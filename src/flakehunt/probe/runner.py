@@ -354,7 +354,8 @@ class Runner:
             except PlaywrightError as exc:
                 if _is_tool_failure(exc):
                     raise
-                name = f"step {index + 1}: {step.action} {step.args.get('target') or step.args.get('selector') or ''}"
+                what = step.args.get("target") or step.args.get("selector") or ""
+                name = f"step {index + 1}: {step.action} {what}"
                 return [FailedCheck(name.strip(), "completes", _first_line(exc)[:300])]
         return []
 
