@@ -65,8 +65,8 @@ class Observation:
         for seen in self.requests:
             if not url_matches(check.params["pattern"], seen.url):
                 continue
-            if within is not None and seen.at_ms > within:
-                continue
+            if seen.failure or (within is not None and seen.at_ms > within):
+                continue  # a blocked or failed request never reached the server
             if statuses and seen.status not in statuses:
                 continue
             return seen
