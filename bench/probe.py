@@ -92,12 +92,11 @@ def main() -> None:
     flakehunt_rate = runs / flakehunt_s * 60
     naive_rate = len(naive_results) / naive_s * 60
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(
-        f"flakehunt: {runs} runs ({failed} failed, {errors} errors) in {flakehunt_s:.1f} s = {flakehunt_rate:.1f} runs/min"
-    )
-    print(
-        f"naive:     {len(naive_results)} runs ({naive_results.count(False)} failed) in {naive_s:.1f} s = {naive_rate:.1f} runs/min"
-    )
+    print(f"flakehunt: {runs} runs ({failed} failed, {errors} errors) in {flakehunt_s:.1f} s", end="")
+    print(f" = {flakehunt_rate:.1f} runs/min")
+    naive_failed = naive_results.count(False)
+    print(f"naive:     {len(naive_results)} runs ({naive_failed} failed) in {naive_s:.1f} s", end="")
+    print(f" = {naive_rate:.1f} runs/min")
     print(f"ratio:     {flakehunt_rate / naive_rate:.1f}x   peak RSS of this process: {peak_mb:.0f} MB")
 
 
