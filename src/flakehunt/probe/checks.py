@@ -152,9 +152,11 @@ def _describe(seen: SeenRequest) -> str:
     return f"{seen.url} at {seen.at_ms:.0f} ms, {status}"
 
 
-def request_check_deadline(checks: list[Check], default_ms: float) -> float:
-    """How long to wait after the steps for request checks to be satisfied."""
-    return max([c.params.get("within_ms", default_ms) for c in checks if c.kind == "request"], default=0)
+def request_check_deadline(checks: list[Check]) -> float:
+    """How long after the first step to wait for request checks with a `within_ms` to be met."""
+    return max(
+        [c.params["within_ms"] for c in checks if c.kind == "request" and "within_ms" in c.params], default=0
+    )
 
 
 def pending_requests(checks: list[Check], seen: Observation) -> list[Check]:

@@ -98,7 +98,7 @@ def check_freshness(
     Parameters
     ----------
     urls
-        Asset URLs (absolute, or paths when `host` is a base URL's host... see below).
+        Absolute asset URLs, e.g. `https://shop.example.com/static/app.js`.
     edge_ips
         Edge addresses; each request connects there with the URL's own Host header and TLS name.
     host

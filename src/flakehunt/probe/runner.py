@@ -395,7 +395,7 @@ class Runner:
 
     async def _settle(self, seen: Observation) -> None:
         checks = list(self.s.spec.checks)
-        deadline = request_check_deadline(checks, self.s.spec.timeout_ms)
+        deadline = request_check_deadline(checks)
         while pending_requests(checks, seen) and seen.elapsed_ms() < deadline:
             await asyncio.sleep(0.05)
         await asyncio.sleep(self.s.spec.settle_ms / 1000)
