@@ -122,11 +122,57 @@ def investigate(
 
 @app.command()
 def probe(
-    spec: Annotated[Path, typer.Argument(help="A probe spec, e.g. probes/conversion-pixel.yaml.")],
-    case: CaseOption,
+    spec: Annotated[
+        Path | None, typer.Argument(help="A probe spec, e.g. probes/conversion-pixel.yaml.")
+    ] = None,
+    case: CaseOption = "",
+    repeat: Annotated[int | None, typer.Option(help="Runs per configuration (overrides the spec).")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Runs at a time (default: CPU cores).")] = None,
+    budget_seconds: Annotated[float | None, typer.Option(help="Stop starting runs after this long.")] = None,
+    url: Annotated[str | None, typer.Option(help="Probe this site instead of the spec's url.")] = None,
+    edge_ips: Annotated[str | None, typer.Option(help="Edges to pin to: IP,IP,... or hostnames.")] = None,
+    customer: Annotated[
+        list[str] | None, typer.Option(help="The customer's configuration, KEY=VALUE (repeatable).")
+    ] = None,
+    freshness: Annotated[
+        list[str] | None, typer.Option(help="Compare this asset URL across edges (repeatable).")
+    ] = None,
+    origin: Annotated[
+        str | None, typer.Option(help="Origin base URL (for --freshness and equals_origin checks).")
+    ] = None,
+    format_name: FormatOption = "text",
 ) -> None:
-    """Run a probe spec across its configuration matrix."""
-    _not_yet("probe", 4)
+    """Run a probe spec across its configuration matrix, pinned to each CDN edge."""
+    from flakehunt.case import open_case
+    from flakehunt.probe import check_freshness, load_spec, run_probe
+    from flakehunt.probe.progress import progress_bar
+
+    with user_errors():
+        edges = [e.strip() for e in edge_ips.split(",") if e.strip()] if edge_ips else None
+        if freshness:
+            report = check_freshness(freshness, edge_ips=edges or [], origin=origin)
+            out.print(report) if format_name != "json" else print_json(report.to_dict())
+            raise typer.Exit(ExitCode.SITE_FAILING if report.stale else ExitCode.OK)
+        if spec is None or not case:
+            raise FlakehuntError(
+                "probe needs a SPEC and --case (or --freshness URL); see 'flakehunt probe --help'"
+            )
+        wanted = dict(item.partition("=")[::2] for item in customer or [])
+        with progress_bar(err, enabled=format_name != "json") as on_progress:
+            result = run_probe(
+                load_spec(spec),
+                case=open_case(case),
+                repeat=repeat,
+                concurrency=concurrency,
+                budget_seconds=budget_seconds,
+                url=url,
+                edge_ips=edges,
+                customer=wanted or None,
+                origin=origin,
+                on_progress=on_progress,
+            )
+    out.print(result) if format_name != "json" else print_json(result.to_dict())
+    raise typer.Exit(ExitCode.SITE_FAILING if result.failed else ExitCode.OK)
 
 
 @app.command()

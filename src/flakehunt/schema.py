@@ -85,3 +85,40 @@ def conform(frame: pl.DataFrame | pl.LazyFrame, schema: dict[str, pl.DataType] =
             for name, dtype in schema.items()
         ]
     )
+
+
+# One row per probe run (DESIGN.md, "Probe runs are a second table").
+PROBE_RUN_SCHEMA: dict[str, pl.DataType] = {
+    "run_id": pl.String,
+    "probe_id": pl.String,  # one `flakehunt probe` invocation
+    "spec": pl.String,
+    "url": pl.String,
+    "started": pl.Datetime("us", "UTC"),
+    "ended": pl.Datetime("us", "UTC"),
+    "browser": pl.String,
+    "browser_version": pl.String,
+    "device": pl.String,
+    "locale": pl.String,
+    "timezone": pl.String,
+    "geolocation": pl.String,
+    "network": pl.String,
+    "blocker": pl.String,
+    "cache": pl.String,
+    "edge_ip": pl.String,
+    "edge_pop": pl.String,
+    "repeat": pl.Int32,
+    "outcome": pl.String,  # pass, fail, error
+    "failed_checks": pl.List(pl.Struct({"check": pl.String, "expected": pl.String, "observed": pl.String})),
+    "console_errors": pl.List(pl.String),
+    "page_errors": pl.List(pl.String),
+    "failed_requests": pl.List(pl.String),
+    "navigation_ms": pl.Float64,
+    "load_ms": pl.Float64,
+    "checked_request_ms": pl.Float64,
+    "unsupported": pl.List(pl.String),
+    "har_path": pl.String,
+    "screenshot_path": pl.String,
+    "attempt": pl.Int32,
+    "retries": pl.Int32,
+    "error": pl.String,
+}
