@@ -233,13 +233,14 @@ def origin_fault(evidence: Evidence) -> list[Hypothesis]:
     hits = {r["cache_status"]: r for r in evidence.errors.by_cache.iter_rows(named=True)}.get("hit")
     hit_error_rate = hits["errors"] / hits["requests"] if hits and hits["requests"] else 0.0
     error_rate = errors / int(edges["requests"].sum())
-    confidence = (
-        0.45
-        + 0.25 * spread
-        + (0.2 if origin_errors else 0.0)
-        + (0.05 if hit_error_rate < error_rate / 4 else 0)
-    )
+    failures = sum(result.failures for result in evidence.sets.values())
+    # Errors must be able to explain a real share of the failures, not be background noise.
+    weight = min(1.0, errors / failures) if failures else 0.0
     best = _best(evidence, {"cache_status", "status_class"})
+    if weight < CAUSES["origin_fault"]["min_failure_share"] and not best:
+        return []
+    confidence = 0.35 + 0.2 * spread + (0.2 if origin_errors else 0.0) + 0.2 * weight
+    confidence += 0.05 if hit_error_rate < error_rate / 4 else 0.0
     if best:
         confidence = max(confidence, best[2])
     implicates: dict[str, Any] = {"source": "origin"}
