@@ -1,26 +1,28 @@
-"""The demo tells the seed story: only the stale edge loses the pixel, in both browsers."""
+"""The final demo: the whole job against the stale edge, in under the budget a laptop has."""
 
 from __future__ import annotations
 
 import pytest
 
+from flakehunt.case import read_journal
 from flakehunt.demo import run_demo
 
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_demo_singles_out_the_stale_edge_in_both_browsers():
+def test_demo_names_the_stale_edge_and_the_purge_from_logs_and_probes(case_dir):
     lines: list[str] = []
-    result = run_demo(edges=3, on_progress=lines.append)
-    assert {(v.pop, v.engine) for v in result.visits} == {
-        (pop, engine) for pop in ("FRA56-C1", "IAD89-P2", "NRT57-C3") for engine in ("chromium", "firefox")
-    }
-    assert result.failing_edges == ["FRA56-C1"]
-    stale = [v for v in result.visits if v.pop == "FRA56-C1"]
-    fresh = [v for v in result.visits if v.pop != "FRA56-C1"]
-    assert len({v.app_js_etag for v in stale}) == 1
-    assert {v.app_js_etag for v in stale}.isdisjoint({v.app_js_etag for v in fresh})
-    assert all(v.pixel_fired and v.page_status == 200 for v in fresh)
-    assert all(v.console_errors for v in stale)  # the removed cart endpoint's 404 shows up
-    assert "purge /static/app.js on edge FRA56-C1" in result.summary()
-    assert lines[0].startswith("simulated CDN up: 3 edges")
+    result = run_demo(edges=4, visitors=160, repeat=2, case_id="DEMO", on_progress=lines.append)
+    top = result.top
+    assert (top.cause, top.implicates) == ("stale_cache", {"edge_pop": "FRA56-C1", "path": "/static/app.js"})
+    assert top.next_step.startswith("purge /static/app.js on edge FRA56-C1")
+    assert sorted(top.evidence["seen_in"]) == ["cdn", "probe"]  # the logs and the browsers agree
+    assert result.site_failing
+    runs = result.probe.runs_frame()
+    failed_edges = set(runs.filter(runs["outcome"] == "fail")["edge_pop"])
+    assert failed_edges == {"FRA56-C1"}
+    assert {path.suffix for path in (r.path for r in result.reports)} == {".html", ".md"}
+    assert all(r.path.exists() for r in result.reports)
+    assert lines[0].startswith("simulated CDN up: 4 edges")
+    actions = [entry["action"] for entry in read_journal(result.case)]
+    assert actions[0] == "investigate" and {"ingest", "probe", "correlate", "report"} <= set(actions)

@@ -10,7 +10,9 @@ DOCS = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
 
 
 def test_cli_reference_matches_the_commands():
-    assert DOCS.read_text() == render(), "docs/cli.md is stale; run: python -m flakehunt.clidocs > docs/cli.md"
+    assert DOCS.read_text() == render(), (
+        "docs/cli.md is stale; run: python -m flakehunt.clidocs > docs/cli.md"
+    )
 
 
 def test_every_command_has_help_text():

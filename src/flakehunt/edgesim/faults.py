@@ -28,7 +28,7 @@ class Faults:
     # Viewer countries (from the edge's region) for which checkout waits on a consent banner
     # that never appears, so the pixel never fires.
     geo_countries: list[str] = field(default_factory=list)
-    # "firefox": app.js calls navigator.userAgentData, which only Chromium has.
+    # "firefox": app.js calls Element.scrollIntoViewIfNeeded, which Firefox does not have.
     browser_error: str | None = None
     # > 0: pages load their scripts `async`; edges delay vendor.js by a random 0..N ms and
     # app.js by N/2 ms, so app.js often runs before vendor.js and skips the pixel.

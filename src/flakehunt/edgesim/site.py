@@ -67,11 +67,13 @@ def app_js(version: int, faults: Faults) -> str:
     changes = "".join(
         f"  /* release {n}: checkout improvements, part {n} */\n" for n in range(2, version + 1)
     )
-    platform_line = (
-        # navigator.userAgentData exists only in Chromium: Firefox throws a TypeError here.
-        "  var platform = navigator.userAgentData.platform;\n"
+    platform_line = "  var platform = (navigator.userAgentData || {}).platform || navigator.platform;\n"
+    platform_line += (
+        # scrollIntoViewIfNeeded exists in Chromium (and Safari), not in Firefox: a TypeError there.
+        '  (document.getElementById("order") || document.body).scrollIntoViewIfNeeded();\n'
         if faults.browser_error
-        else "  var platform = (navigator.userAgentData || {}).platform || navigator.platform;\n"
+        else '  var target = document.getElementById("order") || document.body;\n'
+        "  if (target.scrollIntoViewIfNeeded) { target.scrollIntoViewIfNeeded(); }\n"
     )
     return f"""/* Flakehunt demo shop, app.js release {version} */
 (function () {{
