@@ -141,3 +141,24 @@ def test_investigate_without_probes_on_a_customer_har(case_dir, tmp_path):
     assert data["ingest"][0]["files"][0]["format"] == "har"
     engineer = Path(data["reports"][1]).read_text()
     assert "no probe runs yet" in engineer
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_failed_runs_are_followed_across_layers(sim, case_dir):
+    """Stale edge: the page never asks for the pixel; blocker on: the browser refuses to send it."""
+    from flakehunt.ingest import ingest_paths
+
+    world = sim("stale-edge", edges=3)
+    case = open_case("T-LAYERS")
+    spec = load_spec(builtin_spec("conversion-pixel"))
+    run_probe(spec, case=case, url=world.site_url + "checkout", edge_ips=[s.ip for s in world.specs],
+              repeat=1, customer={"browser": "chromium", "blocker": "basic"})  # fmt: skip
+    logs = world.describe()["logs"]
+    ingest_paths([Path(p) for p in logs["cdn"]] + [Path(logs["origin"])], case=case)
+    beacons = correlate_case(case).beacons
+    assert beacons["cdn_logs"] is True
+    assert beacons["layers"]["never requested by the page"] >= 2  # both browsers on the stale edge
+    assert beacons["layers"]["blocked in the browser"] >= 2  # the blocker on the healthy edges
+    assert sum(beacons["layers"].values()) == beacons["failed_runs"]
+    assert beacons["statement"].startswith("lost at layer ")

@@ -90,6 +90,7 @@ class Evidence:
     errors: ErrorCounts | None = None
     timeline: Timeline | None = None
     pop_countries: dict[str, str] = field(default_factory=dict)
+    beacons: dict[str, Any] | None = None  # layers.trace_beacons
 
     def findings(self) -> list[tuple[str, Finding, Explanation]]:
         return [(name, f, result) for name, result in self.sets.items() for f in result.explanations]
@@ -316,6 +317,24 @@ def browser_specific(evidence: Evidence) -> list[Hypothesis]:
 
 def client_blocking(evidence: Evidence) -> list[Hypothesis]:
     found = _blocking_by_dimension(evidence)
+    beacons = evidence.beacons or {}
+    blocked = beacons.get("layers", {}).get("blocked in the browser", 0)
+    if blocked and blocked * 2 >= beacons["failed_runs"]:
+        # The browser itself refused to send the beacon in most failed runs.
+        share = blocked / beacons["failed_runs"]
+        for hypothesis in found:
+            hypothesis.evidence["beacons"] = beacons
+            hypothesis.confidence = max(hypothesis.confidence, 0.6 + 0.35 * share)
+        if not found:
+            found.append(
+                _make(
+                    "client_blocking",
+                    0.5 + 0.3 * share,
+                    {"layer": "browser"},
+                    {"beacons": beacons},
+                    description="the beacon is sent",
+                )
+            )
     for hypothesis in found:
         if "blocker" not in hypothesis.implicates:
             hypothesis.confidence *= CAUSES["client_blocking"]["from_logs_alone"]

@@ -28,6 +28,7 @@ from flakehunt.correlate.label import (
     viewer_source,
     with_session_attributes,
 )
+from flakehunt.correlate.layers import trace_beacons
 from flakehunt.correlate.skew import find_version_skew
 from flakehunt.correlate.timeline import Timeline, timeline
 from flakehunt.errors import FlakehuntError
@@ -60,6 +61,7 @@ class CorrelationResult:
     skew: list[dict[str, Any]] = field(default_factory=list)
     # set -> "edge_pop" / "edge_pop x browser" -> rows of {dimension values, observations, failures, rate}
     breakdown: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
+    beacons: dict[str, Any] | None = None  # where failed runs' beacons were lost (layers.py)
 
     @property
     def observations(self) -> int:
@@ -83,6 +85,7 @@ class CorrelationResult:
             ],
             "sets": {name: result.to_dict() for name, result in self.sets.items()},
             "version_skew": self.skew,
+            "beacons": self.beacons,
             "breakdown": self.breakdown,
             "timeline": self.timeline.to_dict() if self.timeline else None,
         }
@@ -206,6 +209,10 @@ def correlate_case(
             "run 'flakehunt ingest' or 'flakehunt probe' first"
         )
     evidence = _evidence(exchanges, logs, sets, observations_for_time, events)
+    if runs is not None:
+        evidence.beacons = trace_beacons(
+            exchanges, scan_dataset(case, "probe_runs"), beacon=sequence.follow_up if sequence else None
+        )
     result = CorrelationResult(
         case.id,
         labelling,
@@ -214,6 +221,7 @@ def correlate_case(
         evidence.timeline,
         [s.to_dict() for s in evidence.skew],
         {name: _breakdown(frame) for name, frame in observed_sets.items()},
+        evidence.beacons,
     )
     if remember:
         _remember(case, result, failure=failure, expect=expect, events=events)

@@ -50,6 +50,7 @@ def _engineer(data: dict[str, Any], title: str) -> str:
     parts += _reproduction(data)
     parts += _explanations(data)
     parts += _skew(data)
+    parts += _beacons(data)
     parts += _timeline(data)
     parts += _examples(data)
     parts += ["## Re-run", "", "```sh", *data["commands"], "```", ""]
@@ -193,6 +194,21 @@ def _skew(data: dict[str, Any]) -> list[str]:
         "## Asset freshness by edge",
         "",
         _table(["path", "edge", "served", "current", "current per", "old responses", "seen in"], rows),
+        "",
+    ]
+
+
+def _beacons(data: dict[str, Any]) -> list[str]:
+    beacons = (data.get("correlation") or {}).get("beacons")
+    if not beacons:
+        return []
+    rows = [[layer, count] for layer, count in sorted(beacons["layers"].items(), key=lambda item: -item[1])]
+    return [
+        "## Where failed runs lost their beacon",
+        "",
+        beacons["statement"] + ".",
+        "",
+        _table(["layer", "failed runs"], rows),
         "",
     ]
 
