@@ -162,3 +162,39 @@ def test_failed_runs_are_followed_across_layers(sim, case_dir):
     assert beacons["layers"]["blocked in the browser"] >= 2  # the blocker on the healthy edges
     assert sum(beacons["layers"].values()) == beacons["failed_runs"]
     assert beacons["statement"].startswith("lost at layer ")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_customer_har_is_compared_with_what_probes_see(sim, case_dir, tmp_path):
+    """A HAR recorded in a real browser through the stale edge, as a customer would export it."""
+    import asyncio
+
+    from playwright.async_api import async_playwright
+
+    from flakehunt.browsers import launch_browser
+    from flakehunt.ingest import ingest_paths
+    from flakehunt.report.data import gather
+
+    world = sim("stale-edge", edges=3)
+    har = tmp_path / "customer.har"
+
+    async def record() -> None:
+        async with async_playwright() as playwright:
+            browser = await launch_browser(playwright, "chromium", pin_hosts=world.pin("FRA56-C1"))
+            context = await browser.new_context(record_har_path=str(har), record_har_content="embed")
+            page = await context.new_page()
+            await page.goto(world.site_url + "checkout")
+            await page.wait_for_timeout(500)
+            await context.close()
+            await browser.close()
+
+    asyncio.run(record())
+    case = open_case("T-HARVS")
+    ingest_paths([har], case=case)
+    run_probe(load_spec(builtin_spec("conversion-pixel")), case=case, url=world.site_url + "checkout",
+              edge_ips=[s.ip for s in world.specs], repeat=1)  # fmt: skip
+    (app_js,) = [row for row in gather(case)["customer_har"] if row["path"] == "/static/app.js"]
+    assert app_js["customer_edge"] == "FRA56-C1"
+    assert app_js["customer_version"] == app_js["probes_at_that_edge"]  # the edge still serves it
+    assert app_js["customer_got_current"] is False  # but most edges serve the new release

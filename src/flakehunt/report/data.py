@@ -78,6 +78,7 @@ def gather(case: Case) -> dict[str, Any]:
     data["missing"] = _missing(data, settings)
     if data["reproduction"] is not None:
         data["reproduction"]["recipe"] = _recipe(case, runs, data["correlation"], data["reproduction"])
+    data["customer_har"] = _har_versus_probes(exchanges)
     data["examples"] = _examples(runs if has_runs else None, data["correlation"])
     data["commands"] = _commands(case, settings, data)
     return data
@@ -89,6 +90,49 @@ def _edge_addresses(exchanges: pl.LazyFrame, runs: pl.LazyFrame | None) -> list[
     if runs is not None and "edge_ip" in runs.collect_schema().names():
         found |= set(runs.select(pl.col("edge_ip").drop_nulls().unique()).collect()["edge_ip"])
     return sorted(found)
+
+
+def _har_versus_probes(exchanges: pl.LazyFrame) -> list[dict[str, Any]]:
+    """
+    What the customer's browser got (from their HAR) next to what probes get now, per asset:
+    which edge served it, and which version (ETag, else content hash, else size).
+    """
+    version = pl.coalesce(
+        pl.col("etag"), pl.col("content_hash"), pl.format("{} bytes", pl.col("content_length"))
+    )
+    assets = pl.col("path").str.contains(r"\.(js|mjs|css)$") & (pl.col("status") == 200)
+    har = (
+        exchanges.filter((pl.col("source") == "har") & assets)
+        .group_by("path")
+        .agg(pl.col("edge_pop").last(), version.last().alias("version"), pl.col("ts").last())
+        .collect()
+    )
+    if har.is_empty():
+        return []
+    probes = (
+        exchanges.filter((pl.col("source") == "probe") & assets & pl.col("path").is_in(har["path"].to_list()))
+        .sort("ts")
+        .group_by("path", "edge_pop")
+        .agg(version.last().alias("version"))
+        .collect()
+    )
+    rows = []
+    for row in har.iter_rows(named=True):
+        now = probes.filter(pl.col("path") == row["path"])
+        at_edge = now.filter(pl.col("edge_pop") == row["edge_pop"])["version"].to_list()
+        majority = now["version"].mode().sort().to_list()[:1] if now.height else []
+        current = majority[0] if majority else None
+        rows.append(
+            {
+                "path": row["path"],
+                "customer_edge": row["edge_pop"],
+                "customer_version": row["version"],
+                "probes_at_that_edge": at_edge[0] if at_edge else None,
+                "probes_majority": current,
+                "customer_got_current": (row["version"] == current) if current else None,
+            }
+        )
+    return rows
 
 
 def _reported(settings: dict[str, Any]) -> dict[str, Any]:

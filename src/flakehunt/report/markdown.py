@@ -51,6 +51,7 @@ def _engineer(data: dict[str, Any], title: str) -> str:
     parts += _explanations(data)
     parts += _skew(data)
     parts += _beacons(data)
+    parts += _customer_har(data)
     parts += _timeline(data)
     parts += _examples(data)
     parts += ["## Re-run", "", "```sh", *data["commands"], "```", ""]
@@ -211,6 +212,24 @@ def _beacons(data: dict[str, Any]) -> list[str]:
         _table(["layer", "failed runs"], rows),
         "",
     ]
+
+
+def _customer_har(data: dict[str, Any]) -> list[str]:
+    rows = [
+        [
+            r["path"],
+            r["customer_edge"] or "-",
+            r["customer_version"] or "-",
+            r["probes_at_that_edge"] or "-",
+            r["probes_majority"] or "-",
+            {True: "yes", False: "NO", None: "-"}[r["customer_got_current"]],
+        ]
+        for r in data.get("customer_har", [])
+    ]
+    if not rows:
+        return []
+    header = ["asset", "customer's edge", "customer got", "probes there now", "probes mostly get", "current?"]
+    return ["## The customer's HAR versus the probes", "", _table(header, rows), ""]
 
 
 def _timeline(data: dict[str, Any]) -> list[str]:
