@@ -250,7 +250,9 @@ def test_a_rounds_exchanges_are_read_back_with_its_runs(tmp_path: Path) -> None:
     store = open_store(str(tmp_path))
     for n in range(3):
         runs = probe_rows(n)
-        store.append_round(runs, location=("fra", "iad")[n % 2], round_id=f"r{n}", exchanges=exchange_rows(runs))
+        store.append_round(
+            runs, location=("fra", "iad")[n % 2], round_id=f"r{n}", exchanges=exchange_rows(runs)
+        )
     exchanges = store.scan_exchanges().collect()
     assert exchanges.height == 36
     assert exchanges.group_by("location").len().sort("location").rows() == [("fra", 24), ("iad", 12)]
@@ -277,7 +279,9 @@ def test_exchanges_of_a_round_that_never_committed_stay_hidden(
 
     monkeypatch.setattr(store, "_commit", die_on_runs)
     with pytest.raises(KeyboardInterrupt):
-        store.append_round(probe_rows(2), location="fra", round_id="lost", exchanges=exchange_rows(probe_rows(2)))
+        store.append_round(
+            probe_rows(2), location="fra", round_id="lost", exchanges=exchange_rows(probe_rows(2))
+        )
     assert len(list((tmp_path / "exchanges").glob("*.parquet"))) == 2
     assert set(store.scan_exchanges().collect()["round_id"]) == {"kept"}
 
