@@ -302,3 +302,21 @@ def test_artifacts_are_copied_into_the_store_and_paths_rewritten(tmp_path: Path)
     assert address.startswith(str(tmp_path / "store" / "artifacts")) and address.endswith("/r-0.har")
     assert store.read_artifact(address) == har.read_bytes()
     assert stored["screenshot_path"].null_count() == 2, "a file not kept is not pointed at"
+
+
+def test_s3_store_keeps_exchanges_and_artifacts(s3_server: str, tmp_path: Path) -> None:
+    store = open_store("s3://probes/with-evidence", endpoint=s3_server)
+    shot = tmp_path / "r-0.png"
+    shot.write_bytes(b"\x89PNG not really")
+    runs = probe_rows(0).with_columns(screenshot_path=pl.lit(str(shot)))
+    store.append_round(
+        runs,
+        location="fra",
+        round_id="r0",
+        exchanges=exchange_rows(runs),
+        artifacts={str(shot): shot.read_bytes()},
+    )
+    assert store.scan_exchanges().collect().height == 12
+    (address,) = set(store.read()["screenshot_path"])
+    assert address.startswith("s3://probes/with-evidence/artifacts/") and address.endswith("/r-0.png")
+    assert store.read_artifact(address) == shot.read_bytes()

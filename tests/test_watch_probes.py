@@ -156,3 +156,17 @@ def test_two_locations_in_one_store_correlate_by_location(
     assert read_journal(case)[-1]["action"] == "history"
     findings = correlate_case(case, remember=False).sets["probes"].explanations
     assert any(dict(f.dimensions) == {"location": "iad-office"} for f in findings)
+
+
+def test_the_watch_command_runs_rounds_until_its_time_is_up(tmp_path: Path) -> None:
+    store_uri = str(tmp_path / "store")
+    with SimWorld(preset="no-fault", edges=1, logs_dir=tmp_path / "sim") as world:
+        spec = {**TINY_SPEC, "url": world.site_url, "edges": [world.specs[0].ip], "repeat": 1}
+        path = tmp_path / "watched.yaml"
+        path.write_text(yaml.safe_dump(spec))
+        args = ["watch", str(path), "--every", "1s", "--for", "2s", "--store", store_uri, "--location", "ci"]
+        result = runner.invoke(app, args)
+    assert result.exit_code == ExitCode.OK, result.stderr
+    assert "round 1: 0/1 failed" in result.stderr
+    runs = open_store(store_uri).read()
+    assert runs.height >= 1 and set(runs["outcome"]) == {"pass"} and set(runs["location"]) == {"ci"}
