@@ -11,10 +11,9 @@ from typer.testing import CliRunner
 from flakehunt.case import open_case, read_journal
 from flakehunt.cli import app
 from flakehunt.correlate import correlate_case
+from flakehunt.edgesim.visitors import shop_traffic
 from flakehunt.errors import ExitCode, FlakehuntError
 from flakehunt.ingest import ingest_paths
-
-from .traffic import shop_traffic
 
 PIXEL = "path = '/checkout' -> path LIKE '/pixel.gif%' within 30s"
 runner = CliRunner()

@@ -14,12 +14,12 @@ from typer.testing import CliRunner
 from flakehunt.case import open_case, read_journal
 from flakehunt.cli import app
 from flakehunt.correlate import correlate_case
+from flakehunt.edgesim.visitors import shop_traffic
 from flakehunt.errors import ExitCode, FlakehuntError
 from flakehunt.ingest import ingest_paths
 from flakehunt.report import AUDIENCES, FORMATS, render_report
 
 from .conftest import FIXTURES
-from .traffic import shop_traffic
 
 runner = CliRunner()
 PIXEL = "path = '/checkout' -> path LIKE '/pixel.gif%' within 30s"

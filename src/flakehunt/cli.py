@@ -134,9 +134,65 @@ def _not_yet(command: str, issue: int) -> None:
 def investigate(
     url: Annotated[str, typer.Argument(help="The page the customer reported.")],
     case: CaseOption,
+    symptom: Annotated[str | None, typer.Option(help="What the customer saw, in their words.")] = None,
+    logs: Annotated[
+        list[str] | None, typer.Option(help="CDN/origin log files, folders or globs; repeatable.")
+    ] = None,
+    har: Annotated[
+        list[str] | None, typer.Option(help="A HAR exported from the customer's browser; repeatable.")
+    ] = None,
+    spec: Annotated[Path | None, typer.Option(help="Probe spec (default: probes/page-health.yaml).")] = None,
+    edge_ips: Annotated[str | None, typer.Option(help="Edges to pin probes to: IP,IP,...")] = None,
+    browser: Annotated[str | None, typer.Option(help="The customer's browser, e.g. 'Firefox 153'.")] = None,
+    device: Annotated[str | None, typer.Option(help="The customer's device, e.g. 'iPhone 15'.")] = None,
+    region: Annotated[str | None, typer.Option(help="Where the customer is, e.g. frankfurt.")] = None,
+    locale: Annotated[str | None, typer.Option(help="The customer's locale, e.g. de-DE.")] = None,
+    vpn: Annotated[bool, typer.Option(help="The customer uses a VPN.")] = False,
+    adblock: Annotated[bool, typer.Option(help="The customer uses an ad blocker.")] = False,
+    expect: Annotated[
+        str | None, typer.Option(help="Expected sequence in the logs, see 'correlate'.")
+    ] = None,
+    failure: Annotated[str | None, typer.Option(help="SQL predicate marking a failed exchange.")] = None,
+    event: Annotated[
+        list[str] | None, typer.Option(help="'<time> <label>', e.g. a deploy; repeatable.")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Logs from this time (ISO 8601 or an age like 24h).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Logs before this time.")] = None,
+    repeat: Annotated[int | None, typer.Option(help="Runs per probe configuration.")] = None,
+    no_probe: Annotated[bool, typer.Option("--no-probe", help="Only ingest and correlate.")] = False,
+    geoip_dir: Annotated[Path | None, typer.Option(help="Folder with MaxMind .mmdb files.")] = None,
+    format_name: FormatOption = "text",
 ) -> None:
     """The whole job: open the case, run the probe matrix, ingest logs, correlate, write the report."""
-    _not_yet("investigate", 6)
+    from flakehunt.case import open_case
+    from flakehunt.investigate import Customer
+    from flakehunt.investigate import investigate as run_investigation
+    from flakehunt.timeparse import parse_event, parse_when
+
+    with user_errors():
+        result = run_investigation(
+            url,
+            case=open_case(case),
+            customer=Customer(browser, device, region, locale, None, vpn, adblock),
+            symptom=symptom,
+            spec=spec,
+            logs=logs or [],
+            har=har or [],
+            edge_ips=[ip.strip() for ip in edge_ips.split(",") if ip.strip()] if edge_ips else None,
+            since=parse_when(since, option="--since") if since else None,
+            until=parse_when(until, option="--until") if until else None,
+            expect=expect,
+            failure=failure,
+            events=[parse_event(text) for text in event or []],
+            repeat=repeat,
+            geoip_dir=geoip_dir,
+            probe=not no_probe,
+            on_step=lambda message: err.print(message, style="fh.dim"),
+        )
+    print_json(result.to_dict()) if format_name == "json" else out.print(result)
+    raise typer.Exit(ExitCode.SITE_FAILING if result.site_failing else ExitCode.OK)
 
 
 @app.command()
@@ -509,12 +565,15 @@ def case_note(
 @app.command()
 def demo(
     edges: Annotated[int, typer.Option(help="How many simulated edges.")] = 6,
+    visitors: Annotated[int, typer.Option(help="Simulated customers in the logs before probing.")] = 300,
 ) -> None:
     """The whole job against a bundled simulated CDN with a stale edge, no setup needed."""
     from flakehunt.demo import run_demo
 
     with user_errors():
-        result = run_demo(edges=edges, on_progress=lambda line: err.print(line, style="fh.dim"))
+        result = run_demo(
+            edges=edges, visitors=visitors, on_progress=lambda line: err.print(line, style="fh.dim")
+        )
     out.print(result)
 
 

@@ -23,7 +23,7 @@ import os
 import re
 import secrets
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
@@ -199,9 +199,11 @@ class Redactor:
     '1 IP address, 1 email address, 1 token or key'
     """
 
-    def __init__(self, *, key: bytes | None = None) -> None:
+    def __init__(self, *, key: bytes | None = None, keep_addresses: Iterable[str] = ()) -> None:
         self.key = load_key() if key is None else key
         self.counts: Counter[str] = Counter()
+        # Infrastructure addresses (CDN edges a report tells you to purge) are not personal data.
+        self.keep_addresses = {_normal_address(a) for a in keep_addresses}
 
     # -- values at a known place ---------------------------------------------------------------
 
@@ -217,8 +219,9 @@ class Redactor:
 
     def ip(self, address: str) -> str:
         """A consistent pseudonym for an IP address (normalized first, so ``::1`` == ``0::1``)."""
-        with contextlib.suppress(ValueError):
-            address = str(ipaddress.ip_address(address.strip().strip("[]")))
+        address = _normal_address(address)
+        if address in self.keep_addresses:
+            return address
         return self.pseudonym(address, "ip")
 
     def redact_header(self, name: str, value: str) -> str:
@@ -476,3 +479,9 @@ def _is_redacted_local_part(match: re.Match[str]) -> bool:
 
 def _is_redacted(value: str) -> bool:
     return value.startswith(FINGERPRINT_PREFIX) or bool(re.fullmatch(r"[a-z_]+:[0-9a-f]{12}", value))
+
+
+def _normal_address(address: str) -> str:
+    with contextlib.suppress(ValueError):
+        return str(ipaddress.ip_address(address.strip().strip("[]")))
+    return address

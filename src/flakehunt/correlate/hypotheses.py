@@ -158,6 +158,22 @@ class _Missing(dict):
 
 
 def stale_cache(evidence: Evidence) -> list[Hypothesis]:
+    """One hypothesis per (edge, path), however many sources (logs, probes, HAR) showed the skew."""
+    by_target: dict[tuple[str, str], Hypothesis] = {}
+    for hypothesis in _stale_per_source(evidence):
+        key = (hypothesis.implicates["edge_pop"], hypothesis.implicates["path"])
+        kept = by_target.get(key)
+        if kept is None:
+            hypothesis.evidence["seen_in"] = [hypothesis.evidence["version_skew"]["source"]]
+            by_target[key] = hypothesis
+            continue
+        kept.evidence["seen_in"].append(hypothesis.evidence["version_skew"]["source"])
+        kept.evidence.setdefault("also", []).append(hypothesis.evidence)
+        kept.confidence = min(0.99, max(kept.confidence, hypothesis.confidence) + 0.02)
+    return list(by_target.values())
+
+
+def _stale_per_source(evidence: Evidence) -> list[Hypothesis]:
     rule, out = CAUSES["stale_cache"], []
     for skew in evidence.skew:
         dims = {"edge_pop", asset_column(skew.path, "content_length"), asset_column(skew.path, "etag")}

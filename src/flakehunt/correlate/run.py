@@ -45,6 +45,7 @@ PROBE_DIMENSIONS = (
 PROBE_NUMERIC = ("load_ms", "navigation_ms")
 ASSET_DIMENSIONS = ("content_length", "etag", "cache_status")
 MAX_DIMENSIONS_AT_ORDER_3 = 12
+PROBE_MIN_SUPPORT = 3
 
 
 BREAKDOWNS = (("edge_pop",), ("browser",), ("ua_family",), ("edge_pop", "browser"), ("edge_pop", "ua_family"))
@@ -193,7 +194,8 @@ def correlate_case(
         dims, numeric = _present(
             runs, [*PROBE_DIMENSIONS, *_asset_dims(_probe_assets(exchanges))], PROBE_NUMERIC
         )
-        sets["probes"] = _explain(runs, dims, numeric)
+        # Probes are few by design (a handful of runs per configuration): exact tests on small groups.
+        sets["probes"] = _explain(runs, dims, numeric, min_support=PROBE_MIN_SUPPORT)
         observed_sets["probes"] = runs
         labelling["probes"] = "probe runs: failed when a check failed (errors of the tool left out)"
         if observations_for_time is None and "ts" in runs.collect_schema().names():
@@ -300,9 +302,13 @@ def _present(frame: pl.LazyFrame, dims: list[str], numeric: list[str]) -> tuple[
     return [d for d, n in zip(dims, distinct, strict=True) if n > 1], numeric
 
 
-def _explain(frame: pl.LazyFrame, dims: list[str], numeric: list[str]) -> Explanation:
+def _explain(
+    frame: pl.LazyFrame, dims: list[str], numeric: list[str], *, min_support: int = 5
+) -> Explanation:
     order = 3 if len(dims) <= MAX_DIMENSIONS_AT_ORDER_3 else 2
-    return explain(frame, label=LABEL, dimensions=dims, numeric=numeric, max_order=order)
+    return explain(
+        frame, label=LABEL, dimensions=dims, numeric=numeric, max_order=order, min_support=min_support
+    )
 
 
 def _page_paths(exchanges: pl.LazyFrame, limit: int = 3) -> list[str]:

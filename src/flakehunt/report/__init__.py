@@ -73,7 +73,7 @@ def render_report(
     data = gather(case)
     manifest = "not redacted"
     if redact:
-        redactor = Redactor()
+        redactor = Redactor(keep_addresses=data.get("edge_addresses", []))
         data = redactor.redact_json(data, addresses=True)
         manifest = redactor.manifest()
         data["redaction"] = {"applied": True, "manifest": manifest, "counts": dict(redactor.counts)}

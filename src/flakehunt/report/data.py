@@ -56,6 +56,7 @@ def gather(case: Case) -> dict[str, Any]:
             "exchanges": {source: count for source, count in sources.items() if source},
         },
         "reproduction": _reproduction(runs) if has_runs else None,
+        "edge_addresses": _edge_addresses(exchanges, runs if has_runs else None),
         "pop_cities": dict(
             exchanges.filter(pl.col("edge_pop").is_not_null() & pl.col("pop_city").is_not_null())
             .select("edge_pop", "pop_city")
@@ -76,9 +77,19 @@ def gather(case: Case) -> dict[str, Any]:
     except FlakehuntError as exc:
         data["correlation_problem"] = str(exc)
     data["missing"] = _missing(data, settings)
+    if data["reproduction"] is not None:
+        data["reproduction"]["recipe"] = _recipe(case, runs, data["correlation"], data["reproduction"])
     data["examples"] = _examples(runs if has_runs else None, data["correlation"])
     data["commands"] = _commands(case, settings, data)
     return data
+
+
+def _edge_addresses(exchanges: pl.LazyFrame, runs: pl.LazyFrame | None) -> list[str]:
+    """CDN edge addresses: infrastructure the report may name, unlike the visitors' addresses."""
+    found = set(exchanges.select(pl.col("edge_ip").drop_nulls().unique()).collect()["edge_ip"])
+    if runs is not None and "edge_ip" in runs.collect_schema().names():
+        found |= set(runs.select(pl.col("edge_ip").drop_nulls().unique()).collect()["edge_ip"])
+    return sorted(found)
 
 
 def _reported(settings: dict[str, Any]) -> dict[str, Any]:
@@ -120,22 +131,57 @@ def _reproduction(runs: pl.LazyFrame) -> dict[str, Any]:
             entry["statement"] = f"0/{n}: failure rate below {bound:.1%}"
         rows.append(entry)
     totals = {key: sum(r[key] for r in rows) for key in ("runs", "failures", "errors")}
-    return {"configurations": rows, **totals, "recipe": _recipe(rows)}
+    return {"configurations": rows, **totals}
 
 
-def _recipe(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The configuration that reproduces most reliably: the highest lower bound of its rate."""
-    failing = [r for r in rows if r["failures"]]
-    if not failing:
-        return None
-    best = max(failing, key=lambda r: (r["ci95"][0], r["failures"]))
+def _recipe(
+    case: Case, runs: pl.LazyFrame, correlation: dict[str, Any] | None, reproduction: dict[str, Any]
+) -> dict[str, Any] | None:
+    """
+    The smallest configuration that reproduces the failure, its probability, and the one command
+    that shows it: the strongest probe explanation (fewest dimensions that matter), else the
+    configuration whose failure rate has the highest lower bound.
+    """
+    findings = (correlation or {}).get("sets", {}).get("probes", {}).get("explanations", [])
+    if findings:
+        best = findings[0]
+        dims, failures, n = best["dimensions"], best["failures"], best["support"]
+    else:
+        failing = [r for r in reproduction["configurations"] if r["failures"]]
+        if not failing:
+            return None
+        row = max(failing, key=lambda r: (r["ci95"][0], r["failures"]))
+        dims = {k: v for k, v in row["dimensions"].items() if v is not None}
+        failures, n = row["failures"], row["runs"]
+    lo, hi = wilson_interval(failures, n)
     return {
-        "dimensions": best["dimensions"],
-        "runs": best["runs"],
-        "failures": best["failures"],
-        "rate": best["rate"],
-        "ci95": best["ci95"],
+        "dimensions": dims,
+        "runs": n,
+        "failures": failures,
+        "rate": failures / n,
+        "ci95": [float(lo), float(hi)],
+        "command": _probe_command(case, runs, dims),
     }
+
+
+def _probe_command(case: Case, runs: pl.LazyFrame, dims: dict[str, Any]) -> str | None:
+    names = runs.collect_schema().names()
+    if not {"spec", "url", "started"} <= set(names):
+        return None
+    latest = runs.sort("started").select("spec", "url").tail(1).collect()
+    if latest.is_empty():
+        return None
+    spec, url = latest.row(0)
+    spec = spec if str(spec).endswith((".yaml", ".yml")) else f"probes/{spec}.yaml"
+    command = f"flakehunt probe {spec} --case {case.id} --url {url} --repeat 10"
+    if "edge_pop" in dims and "edge_ip" in names:
+        ips = runs.filter(pl.col("edge_pop") == dims["edge_pop"]).select("edge_ip").unique().collect()
+        if ips.height:
+            command += f" --edge-ips {ips.item(0, 0)}"
+    for key, value in dims.items():
+        if key not in ("edge_pop", "edge_ip") and value is not None:
+            command += f" --customer '{key}={value}'"
+    return command
 
 
 def _missing(data: dict[str, Any], settings: dict[str, Any]) -> list[str]:

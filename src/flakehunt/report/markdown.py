@@ -28,7 +28,7 @@ def render_markdown(data: dict[str, Any], *, audience: str) -> str:
         parts = [title, ""]
         for heading, text in customer_paragraphs(data):
             parts += [f"## {heading}", "", text, ""]
-        parts += [_recipe_section(data), _footer(data)]
+        parts.append(_footer(data))
         return "\n".join(p for p in parts if p is not None)
     return _engineer(data, title)
 

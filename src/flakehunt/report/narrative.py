@@ -61,12 +61,36 @@ def exec_lines(data: dict[str, Any]) -> list[str]:
     return [f"Impact: {impact(data)}.", f"Cause: {cause}.", f"Status: {status.rstrip('; ')}."]
 
 
+def _when_it_happens(data: dict[str, Any]) -> str:
+    """The reproduction recipe in plain words: where, and how often, it happened for us."""
+    recipe = (data.get("reproduction") or {}).get("recipe")
+    if not recipe:
+        return ""
+    words = []
+    for key, value in recipe["dimensions"].items():
+        if key == "edge_pop":
+            words.append(f"the page came from our server location near {_place(data, value)}")
+        elif key == "browser":
+            words.append(f"the browser was {str(value).capitalize()}")
+        elif key == "blocker" and value != "off":
+            words.append("a content blocker was active")
+        elif key == "device":
+            words.append(f"the device was a {value}")
+    if not words:
+        return ""
+    return (
+        f" In our tests it happened in {recipe['failures']} of {recipe['runs']} attempts when "
+        + " and ".join(words)
+        + "."
+    )
+
+
 def customer_paragraphs(data: dict[str, Any]) -> list[tuple[str, str]]:
     """(heading, text) pairs in plain language."""
     reported = data["case"]["reported"]
-    what = reported.get("symptom") or "the problem you described"
+    what = f"“{reported['symptom']}”" if reported.get("symptom") else "the problem you described"
     where = f" on {reported['url']}" if reported.get("url") else ""
-    paragraphs = [("What you reported", f"You told us about {what}{where}. Thank you for the details.")]
+    paragraphs = [("What you reported", f"You told us: {what}{where}. Thank you for the details.")]
 
     reproduction = data.get("reproduction")
     if reproduction and reproduction["runs"]:
@@ -96,7 +120,7 @@ def customer_paragraphs(data: dict[str, Any]) -> list[tuple[str, str]]:
     if top:
         place = _place(data, top["implicates"].get("edge_pop"))
         found = cause_text(top["cause"], "customer", {**top["implicates"], "place": place})
-        paragraphs.append(("What we found", found[0].upper() + found[1:] + "."))
+        paragraphs.append(("What we found", found[0].upper() + found[1:] + "." + _when_it_happens(data)))
         paragraphs.append(
             (
                 "What we are doing",

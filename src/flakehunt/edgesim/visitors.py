@@ -1,8 +1,10 @@
-"""Scripted shop visitors for log-only tests: what the demo shop's page does, without a browser.
+"""
+Simulated shop visitors: what the demo shop's page does, without a browser.
 
 Each visit fetches /checkout, the scripts, then the cart endpoint the served app.js names, and
 fires the pixel when the cart answered — the same chain a real browser runs, so the CDN and
-origin logs look like real traffic (real browsers are used where the browser matters).
+origin logs look like real customer traffic. The demo and log-only tests use it to give the
+logs a history before probing; probes use real browsers.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import http.client
 import random
 
-from flakehunt.edgesim import SITE_HOST, SimWorld
+from flakehunt.edgesim.world import SITE_HOST, SimWorld
 
 USER_AGENTS = {
     "chrome": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 Safari/537.36",
