@@ -233,3 +233,90 @@ def _s3_keys(endpoint: str) -> list[str]:
 
     listing = boto3.client("s3", endpoint_url=endpoint).list_objects_v2(Bucket="probes")
     return [item["Key"] for item in listing.get("Contents", [])]
+
+
+def exchange_rows(runs: pl.DataFrame) -> pl.DataFrame:
+    """Two requests per run, keyed by run_id as the probe runner writes them."""
+    return pl.DataFrame(
+        {
+            "run_id": [run_id for run_id in runs["run_id"] for _ in range(2)],
+            "path": ["/checkout", "/static/app.js"] * runs.height,
+            "status": [200, 200] * runs.height,
+        }
+    )
+
+
+def test_a_rounds_exchanges_are_read_back_with_its_runs(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path))
+    for n in range(3):
+        runs = probe_rows(n)
+        store.append_round(
+            runs, location=("fra", "iad")[n % 2], round_id=f"r{n}", exchanges=exchange_rows(runs)
+        )
+    exchanges = store.scan_exchanges().collect()
+    assert exchanges.height == 36
+    assert exchanges.group_by("location").len().sort("location").rows() == [("fra", 24), ("iad", 12)]
+    runs = store.read()
+    joined = exchanges.join(runs.select("run_id", "round_id"), on="run_id")
+    assert (joined["round_id"] == joined["round_id_right"]).all()
+
+    store.compact(grace=timedelta(0))
+    assert store.scan_exchanges().collect().height == 36, "rounds merged by compaction keep their exchanges"
+
+
+def test_exchanges_of_a_round_that_never_committed_stay_hidden(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_store(str(tmp_path))
+    runs = probe_rows(1)
+    store.append_round(runs, location="fra", round_id="kept", exchanges=exchange_rows(runs))
+    commit = store._commit
+
+    def die_on_runs(relative: str, payload) -> str:
+        if relative.startswith("rounds/"):
+            raise KeyboardInterrupt  # the writer stops between the exchanges and the runs file
+        return commit(relative, payload)
+
+    monkeypatch.setattr(store, "_commit", die_on_runs)
+    with pytest.raises(KeyboardInterrupt):
+        store.append_round(
+            probe_rows(2), location="fra", round_id="lost", exchanges=exchange_rows(probe_rows(2))
+        )
+    assert len(list((tmp_path / "exchanges").glob("*.parquet"))) == 2
+    assert set(store.scan_exchanges().collect()["round_id"]) == {"kept"}
+
+
+def test_artifacts_are_copied_into_the_store_and_paths_rewritten(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "store"))
+    har = tmp_path / "case" / "r-0.har"
+    har.parent.mkdir()
+    har.write_text('{"log": {"entries": []}}')
+    runs = probe_rows(0).with_columns(
+        har_path=pl.when(pl.col("outcome") == "fail").then(pl.lit(str(har))),
+        screenshot_path=pl.when(pl.col("outcome") == "fail").then(pl.lit(str(tmp_path / "not-kept.png"))),
+    )
+    store.append_round(runs, location="fra", round_id="r0", artifacts={str(har): har.read_bytes()})
+    stored = store.read().filter(pl.col("outcome") == "fail")
+    assert stored.height == 2
+    (address,) = set(stored["har_path"])
+    assert address.startswith(str(tmp_path / "store" / "artifacts")) and address.endswith("/r-0.har")
+    assert store.read_artifact(address) == har.read_bytes()
+    assert stored["screenshot_path"].null_count() == 2, "a file not kept is not pointed at"
+
+
+def test_s3_store_keeps_exchanges_and_artifacts(s3_server: str, tmp_path: Path) -> None:
+    store = open_store("s3://probes/with-evidence", endpoint=s3_server)
+    shot = tmp_path / "r-0.png"
+    shot.write_bytes(b"\x89PNG not really")
+    runs = probe_rows(0).with_columns(screenshot_path=pl.lit(str(shot)))
+    store.append_round(
+        runs,
+        location="fra",
+        round_id="r0",
+        exchanges=exchange_rows(runs),
+        artifacts={str(shot): shot.read_bytes()},
+    )
+    assert store.scan_exchanges().collect().height == 12
+    (address,) = set(store.read()["screenshot_path"])
+    assert address.startswith("s3://probes/with-evidence/artifacts/") and address.endswith("/r-0.png")
+    assert store.read_artifact(address) == shot.read_bytes()

@@ -101,6 +101,25 @@ def print_json(data: Any) -> None:
 
 CaseOption = Annotated[str, typer.Option("--case", help="Case id, usually the ticket number.")]
 FormatOption = Annotated[str, typer.Option("--format", help="text or json.")]
+StoreOption = Annotated[str, typer.Option("--store", help="Run store: a folder or s3://bucket/prefix.")]
+S3EndpointOption = Annotated[
+    str | None,
+    typer.Option(
+        "--s3-endpoint", help="S3-compatible server, e.g. http://127.0.0.1:9000.", show_default=False
+    ),
+]
+LocationOption = Annotated[
+    str | None,
+    typer.Option(help="Name of this runner in the store (default: the host name).", show_default=False),
+]
+ReadStoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="Work on a run store's rounds (folder or s3://...) instead of a case.",
+        show_default=False,
+    ),
+]
 
 
 def _not_yet(command: str, issue: int) -> None:
@@ -196,12 +215,21 @@ def probe(
     origin: Annotated[
         str | None, typer.Option(help="Origin base URL (for --freshness and equals_origin checks).")
     ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            help="Append the round to this run store (folder or s3://...); --case is then optional."
+        ),
+    ] = None,
+    location: LocationOption = None,
+    s3_endpoint: S3EndpointOption = None,
     format_name: FormatOption = "text",
 ) -> None:
     """Run a probe spec across its configuration matrix, pinned to each CDN edge."""
     from flakehunt.case import open_case
     from flakehunt.probe import check_freshness, load_spec, run_probe
     from flakehunt.probe.progress import progress_bar
+    from flakehunt.watch.rounds import probe_into_store
 
     with user_errors():
         edges = [e.strip() for e in edge_ips.split(",") if e.strip()] if edge_ips else None
@@ -209,15 +237,13 @@ def probe(
             report = check_freshness(freshness, edge_ips=edges or [], origin=origin)
             out.print(report) if format_name != "json" else print_json(report.to_dict())
             raise typer.Exit(ExitCode.SITE_FAILING if report.stale else ExitCode.OK)
-        if spec is None or not case:
+        if spec is None or not (case or store):
             raise FlakehuntError(
-                "probe needs a SPEC and --case (or --freshness URL); see 'flakehunt probe --help'"
+                "probe needs a SPEC and --case or --store (or --freshness URL); see 'flakehunt probe --help'"
             )
         wanted = dict(item.partition("=")[::2] for item in customer or [])
         with progress_bar(err, enabled=format_name != "json") as on_progress:
-            result = run_probe(
-                load_spec(spec),
-                case=open_case(case),
+            options = dict(
                 repeat=repeat,
                 concurrency=concurrency,
                 budget_seconds=budget_seconds,
@@ -227,6 +253,17 @@ def probe(
                 origin=origin,
                 on_progress=on_progress,
             )
+            if store:
+                result = probe_into_store(
+                    spec,
+                    store=store,
+                    location=location,
+                    endpoint=s3_endpoint,
+                    case=open_case(case) if case else None,
+                    **options,
+                )
+            else:
+                result = run_probe(load_spec(spec), case=open_case(case), **options)
     out.print(result) if format_name != "json" else print_json(result.to_dict())
     raise typer.Exit(ExitCode.SITE_FAILING if result.failed else ExitCode.OK)
 
@@ -307,7 +344,9 @@ def formats(
 
 @app.command()
 def correlate(
-    case: CaseOption,
+    case: CaseOption = "",
+    store: ReadStoreOption = None,
+    s3_endpoint: S3EndpointOption = None,
     failure: Annotated[
         str | None, typer.Option(help='SQL predicate marking a failed exchange, e.g. "status >= 500".')
     ] = None,
@@ -324,18 +363,20 @@ def correlate(
     format_name: FormatOption = "text",
 ) -> None:
     """Label failures, explain them by dimension, print ranked hypotheses."""
-    from flakehunt.case import open_case
     from flakehunt.correlate import correlate_case
     from flakehunt.timeparse import parse_event, parse_when
 
     with user_errors():
+        window = {
+            "since": parse_when(since, option="--since") if since else None,
+            "until": parse_when(until, option="--until") if until else None,
+        }
         result = correlate_case(
-            open_case(case, create=False),
+            _case_or_store(case, store, s3_endpoint, **window),
             failure=failure,
             expect=expect,
             events=[parse_event(text) for text in event or []],
-            since=parse_when(since, option="--since") if since else None,
-            until=parse_when(until, option="--until") if until else None,
+            **window,
         )
     if format_name == "json":
         print_json(result.to_dict())
@@ -343,9 +384,27 @@ def correlate(
         out.print(result)
 
 
+def _case_or_store(case: str, store: str | None, endpoint: str | None, **window: Any):
+    """The case named by --case, or the case-like view of a run store's rounds (--store)."""
+    from flakehunt.case import open_case
+
+    if bool(case) == bool(store):
+        raise FlakehuntError("give either --case ID or --store URI (a run store of scheduled probes)")
+    if store:
+        from flakehunt.watch.history import store_case
+
+        return store_case(store, endpoint=endpoint, **window)
+    return open_case(case, create=False)
+
+
 @app.command()
 def report(
-    case: CaseOption,
+    case: CaseOption = "",
+    store: ReadStoreOption = None,
+    s3_endpoint: S3EndpointOption = None,
+    since: Annotated[
+        str | None, typer.Option(help="With --store: rounds from this time (ISO 8601, or an age like 24h).")
+    ] = None,
     audience: Annotated[str, typer.Option(help="customer, engineer or exec.")] = "engineer",
     format_name: Annotated[str, typer.Option("--format", help="md, html or json.")] = "md",
     redact: Annotated[
@@ -356,12 +415,13 @@ def report(
     ] = None,
 ) -> None:
     """Render the case's report for an audience."""
-    from flakehunt.case import open_case
     from flakehunt.report import render_report
+    from flakehunt.timeparse import parse_when
 
     with user_errors():
+        start = parse_when(since, option="--since") if since else None
         rendered = render_report(
-            open_case(case, create=False),
+            _case_or_store(case, store, s3_endpoint, since=start),
             audience=audience,
             format_name=format_name,
             redact=redact,
@@ -371,19 +431,6 @@ def report(
         typer.echo(rendered.text, nl=False)
     else:
         out.print(rendered)
-
-
-StoreOption = Annotated[str, typer.Option("--store", help="Run store: a folder or s3://bucket/prefix.")]
-S3EndpointOption = Annotated[
-    str | None,
-    typer.Option(
-        "--s3-endpoint", help="S3-compatible server, e.g. http://127.0.0.1:9000.", show_default=False
-    ),
-]
-LocationOption = Annotated[
-    str | None,
-    typer.Option(help="Name of this runner in the store (default: the host name).", show_default=False),
-]
 
 
 @app.command()

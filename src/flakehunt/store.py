@@ -76,11 +76,21 @@ def scan_dataset(case: Case, name: str, schema: dict[str, pl.DataType] | None = 
     frame = (
         pl.scan_parquet(parts, missing_columns="insert", extra_columns="ignore")
         if schema
-        else (pl.scan_parquet(parts))
+        else pl.scan_parquet(parts, schema=_union_schema(parts), missing_columns="insert")
     )
     if schema and "vendor" in schema:
         frame = frame.with_columns(pl.col("vendor").cast(schema["vendor"]))
     return conform(frame, schema) if schema else frame
+
+
+def _union_schema(parts: list[Path]) -> dict[str, pl.DataType]:
+    """Every column of every part, in first-seen order: parts written by different steps differ
+    (e.g. probe runs attached from a run store add `location`)."""
+    union: dict[str, pl.DataType] = {}
+    for part in parts:
+        for name, dtype in pl.read_parquet_schema(part).items():
+            union.setdefault(name, dtype)
+    return union
 
 
 def scan_exchanges(

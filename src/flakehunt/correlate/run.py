@@ -41,6 +41,7 @@ LOG_DIMENSIONS = (
 LOG_NUMERIC = ("time_taken_ms", "ttfb_ms", "bytes_sent", "age")
 PROBE_DIMENSIONS = (
     "browser", "device", "locale", "timezone", "geolocation", "network", "blocker", "cache", "edge_pop",
+    "location",  # the runner, for rounds from a run store (flakehunt watch, probe --store)
 )  # fmt: skip
 PROBE_NUMERIC = ("load_ms", "navigation_ms")
 ASSET_DIMENSIONS = ("content_length", "etag", "cache_status")

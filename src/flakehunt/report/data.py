@@ -31,6 +31,7 @@ CONFIGURATION = (
     "blocker",
     "cache",
     "edge_pop",
+    "location",  # the runner, for rounds from a run store
 )
 MAX_EXAMPLES = 5
 
@@ -272,13 +273,15 @@ def _examples(runs: pl.LazyFrame | None, correlation: dict[str, Any] | None) -> 
 def _commands(case: Case, settings: dict[str, Any], data: dict[str, Any]) -> list[str]:
     commands = []
     rules = settings.get("correlate", {})
-    correlate = f"flakehunt correlate --case {case.id}"
+    # A run store's view (flakehunt.watch.history) is rebuilt from the store: name the store.
+    target = f"--store {settings['store']}" if settings.get("store") else f"--case {case.id}"
+    correlate = f"flakehunt correlate {target}"
     if rules.get("expect"):
         correlate += f' --expect "{rules["expect"]}"'
     elif rules.get("failure"):
         correlate += f' --failure "{rules["failure"]}"'
     commands.append(correlate)
-    commands.append(f"flakehunt report --case {case.id} --audience engineer --format html")
+    commands.append(f"flakehunt report {target} --audience engineer --format html")
     return commands
 
 

@@ -4,8 +4,9 @@ baseline, notifications, the watch loop, and scheduler configs for `flakehunt sc
 """
 
 from flakehunt.watch.alerts import Alert, AlertPolicy, AlertTracker, ConfigRate, rise_p_value
+from flakehunt.watch.history import attach_history, store_case
 from flakehunt.watch.interval import format_interval, parse_interval, parse_jitter
-from flakehunt.watch.loop import RoundReport, WatchSummary, watch
+from flakehunt.watch.loop import RoundData, RoundReport, WatchSummary, watch
 from flakehunt.watch.notify import (
     Notifications,
     NotifyError,
@@ -15,6 +16,7 @@ from flakehunt.watch.notify import (
     to_store,
     to_webhook,
 )
+from flakehunt.watch.rounds import StoredProbe, probe_into_store, probe_round, watch_spec
 from flakehunt.watch.runstore import CompactSummary, RunStore, default_location, open_store
 from flakehunt.watch.schedule import EMITTERS, emit_schedule
 
@@ -27,9 +29,12 @@ __all__ = [
     "ConfigRate",
     "Notifications",
     "NotifyError",
+    "RoundData",
     "RoundReport",
     "RunStore",
+    "StoredProbe",
     "WatchSummary",
+    "attach_history",
     "default_location",
     "emit_schedule",
     "format_interval",
@@ -37,10 +42,14 @@ __all__ = [
     "parse_interval",
     "parse_jitter",
     "post_webhook",
+    "probe_into_store",
+    "probe_round",
     "rise_p_value",
     "slack_payload",
+    "store_case",
     "to_lines",
     "to_store",
     "to_webhook",
     "watch",
+    "watch_spec",
 ]

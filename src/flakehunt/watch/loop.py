@@ -2,7 +2,8 @@
 The watch loop: run a round on a schedule, store it whole, update the rates, raise alerts.
 
 What a round *is* comes from outside: `run_round()` returns the round's runs, one row per run
-with an `outcome` (pass, fail, error) and the configuration's columns. `flakehunt watch` builds it
+with an `outcome` (pass, fail, error) and the configuration's columns, or a `RoundData` that
+adds the exchanges and artifacts to keep with them. `flakehunt watch` builds it
 from the probe runner (see `flakehunt.watch.rounds`); tests build it from plain HTTP requests
 through edgesim. Clock and sleep are injectable so a six-hour watch can be tested in seconds.
 
@@ -15,7 +16,6 @@ runstore), so the store never holds part of a round.
 from __future__ import annotations
 
 import random
-import secrets
 import signal
 import threading
 import time
@@ -30,9 +30,19 @@ import polars as pl
 from flakehunt.errors import FlakehuntError
 from flakehunt.watch.alerts import RAISED, Alert, AlertTracker, ConfigRate
 from flakehunt.watch.notify import Notifier
-from flakehunt.watch.runstore import RunStore, check_location
+from flakehunt.watch.runstore import RunStore, check_location, new_round_id
 
-RunRound = Callable[[], pl.DataFrame]
+
+@dataclass(frozen=True)
+class RoundData:
+    """A round with what to keep beside its runs (see `RunStore.append_round`)."""
+
+    runs: pl.DataFrame
+    exchanges: pl.DataFrame | None = None
+    artifacts: dict[str, bytes] = field(default_factory=dict)
+
+
+RunRound = Callable[[], "pl.DataFrame | RoundData"]
 
 
 @dataclass(frozen=True)
@@ -161,7 +171,7 @@ def watch(
         raise FlakehuntError(f"--every must be longer than zero, got {every}")
     tracker = tracker or AlertTracker()
     rng = rng or random.Random()
-    _replay(tracker, store, location)
+    replay(tracker, store, location)
     summary = WatchSummary()
     signals = _Signals()
     start = clock()
@@ -207,19 +217,27 @@ def _one_round(
     number: int,
 ) -> RoundReport:
     started = clock()
-    round_id = f"{location}-{started.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+    round_id = new_round_id(location, started)
     signals.phase = "running"
-    frame = run_round()
+    produced = run_round()
+    data = produced if isinstance(produced, RoundData) else RoundData(produced)
+    frame = data.runs
     if "outcome" not in frame.columns and not frame.is_empty():
         raise FlakehuntError(f"a round needs an 'outcome' column; it has {frame.columns!r}")
     signals.phase = "committing"  # from here on a signal only asks to stop after this round
-    store.append_round(frame, location=location, round_id=round_id)
+    store.append_round(
+        frame,
+        location=location,
+        round_id=round_id,
+        exchanges=data.exchanges,
+        artifacts=data.artifacts if isinstance(produced, RoundData) else None,
+    )
     alerts = tracker.observe(frame, ts=started, location=location)
     failures = int((frame["outcome"] == "fail").sum()) if "outcome" in frame.columns else 0
     return RoundReport(number, round_id, started, frame.height, failures, alerts)
 
 
-def _replay(tracker: AlertTracker, store: RunStore, location: str) -> None:
+def replay(tracker: AlertTracker, store: RunStore, location: str) -> None:
     """Feed the tracker this location's latest rounds from the store (alerts already sent)."""
     keep = tracker.policy.recent_rounds + tracker.policy.baseline_rounds * 4
     history = store.scan().filter(pl.col("location") == location).collect()

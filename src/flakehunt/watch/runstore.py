@@ -1,7 +1,9 @@
 """
 The run store: probe rounds from several runners, in a folder or an S3 bucket, with no lost updates.
 
-    <root>/rounds/<UTC time>_<location>_<random>.parquet     one immutable file per round
+    <root>/rounds/<UTC time>_<location>_<random>.parquet     one immutable file per round (its runs)
+          /exchanges/<same name>.parquet                     the requests that round's browsers made
+          /artifacts/<same name>/<file>                      HARs and screenshots of failed runs
           /compacted/<UTC time>_compacted_<random>.parquet   merges; footer lists what each replaces
           /alerts/<UTC time>_<location>_<random>.jsonl       the alerts one round raised
           /_tmp/                                             files being written, never read
@@ -12,7 +14,12 @@ appear whole), so a reader never sees half a file and a crashed writer leaves on
 
 Compaction writes a merged file whose Parquet footer names every file it replaces; readers
 hide replaced files as soon as the merge is visible, so a query sees each row exactly once
-whether the old files are still there or not. Replaced files are deleted only after a grace
+whether the old files are still there or not.
+
+A round's exchanges and artifacts are written before its runs file, which is the round's commit
+point: readers only see exchanges whose `round_id` has a visible runs row, so a writer that dies
+between the two leaves an invisible orphan, never half a round. Exchanges are not compacted
+(they are the bulk of a round and already one file per round). Replaced files are deleted only after a grace
 period, long enough for a query that listed them to finish reading. Run one compaction at a
 time per store (like `git gc`); runners may keep writing meanwhile.
 """
@@ -24,7 +31,7 @@ import os
 import re
 import secrets
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,6 +46,9 @@ from flakehunt.errors import FlakehuntError
 
 ENDPOINT_ENV = "FLAKEHUNT_S3_ENDPOINT"
 ROUNDS, COMPACTED, ALERTS, TMP = "rounds", "compacted", "alerts", "_tmp"
+EXCHANGES, ARTIFACTS = "exchanges", "artifacts"
+# Columns of a round holding paths of artifacts; `append_round` rewrites them to the store's copy.
+ARTIFACT_COLUMNS = ("har_path", "screenshot_path")
 REPLACES_KEY = b"flakehunt.replaces"
 STORE_COLUMNS: dict[str, pl.DataType] = {
     "location": pl.String,
@@ -53,6 +63,11 @@ Clock = Callable[[], datetime]
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def new_round_id(location: str, started: datetime) -> str:
+    """A round's id: the runner, the start time and a random tail (two rounds in a second differ)."""
+    return f"{location}-{started.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
 
 
 def check_location(location: str) -> str:
@@ -141,7 +156,15 @@ class RunStore:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def append_round(self, frame: pl.DataFrame, *, location: str, round_id: str) -> str:
+    def append_round(
+        self,
+        frame: pl.DataFrame,
+        *,
+        location: str,
+        round_id: str,
+        exchanges: pl.DataFrame | None = None,
+        artifacts: Mapping[str, bytes] | None = None,
+    ) -> str:
         """
         Write one round as its own immutable Parquet file, whole or not at all.
 
@@ -153,23 +176,49 @@ class RunStore:
             The runner's name (`check_location`); added as the `location` column.
         round_id
             Added as the `round_id` column, with the round's time as `round_ts`.
+        exchanges
+            The requests the round's browsers made (normalized exchanges); stored beside the
+            round with the same three columns, read back with `scan_exchanges`.
+        artifacts
+            Files to keep with the round, keyed by the path that `frame`'s `har_path` or
+            `screenshot_path` holds now; those cells are rewritten to the store's copy
+            (`address`), and cells naming a file not given here become null.
 
         Returns
         -------
         str
-            The committed file's path inside the store's filesystem.
+            The committed runs file's path inside the store's filesystem.
         """
         check_location(location)
         now = self.clock()
-        reserved = sorted(set(STORE_COLUMNS) & set(frame.columns))
-        if reserved:
-            raise FlakehuntError(f"a round cannot bring its own {reserved[0]!r} column; the store adds it")
-        tagged = frame.with_columns(
+        for extra in (frame, exchanges):
+            reserved = sorted(set(STORE_COLUMNS) & set(extra.columns)) if extra is not None else []
+            if reserved:
+                raise FlakehuntError(
+                    f"a round cannot bring its own {reserved[0]!r} column; the store adds it"
+                )
+        name = self._new_name(location, "", now)
+        stored = {
+            local: self.address(self._commit(f"{ARTIFACTS}/{name}/{local.rsplit('/', 1)[-1]}", payload))
+            for local, payload in (artifacts or {}).items()
+        }
+        frame = frame.with_columns(
+            pl.col(column).replace_strict(stored, default=None, return_dtype=pl.String)
+            for column in ARTIFACT_COLUMNS
+            if column in frame.columns and artifacts is not None
+        )
+        tag = [
             pl.lit(location, pl.String).alias("location"),
             pl.lit(round_id, pl.String).alias("round_id"),
             pl.lit(now, STORE_COLUMNS["round_ts"]).alias("round_ts"),
-        )
-        return self._commit(f"{ROUNDS}/{self._new_name(location, '.parquet', now)}", _parquet_bytes(tagged))
+        ]
+        if exchanges is not None and not exchanges.is_empty():
+            self._commit(f"{EXCHANGES}/{name}.parquet", _parquet_bytes(exchanges.with_columns(tag)))
+        return self._commit(f"{ROUNDS}/{name}.parquet", _parquet_bytes(frame.with_columns(tag)))
+
+    def address(self, path: str) -> str:
+        """How a user names a file of the store: a local path, or `s3://bucket/key`."""
+        return path if isinstance(self.fs, pafs.LocalFileSystem) else f"s3://{path}"
 
     def _new_name(self, tag: str, suffix: str, when: datetime | None = None) -> str:
         stamp = (when or self.clock()).astimezone(UTC).strftime(_STAMP)
@@ -228,6 +277,37 @@ class RunStore:
 
     def read(self, since: datetime | None = None, until: datetime | None = None) -> pl.DataFrame:
         return self.scan(since, until).collect()
+
+    def scan_exchanges(self, since: datetime | None = None, until: datetime | None = None) -> pl.LazyFrame:
+        """
+        Lazily scan the exchanges of every visible round, with the store's three columns.
+
+        Parameters
+        ----------
+        since, until
+            UTC bounds on `round_ts` (the round's time, as in `scan`), not on each request's `ts`.
+
+        Returns
+        -------
+        pl.LazyFrame
+            Only exchanges of rounds `scan` shows: an orphan from a writer that died is skipped.
+        """
+        paths = [info.path for info in self._list(EXCHANGES, ".parquet")]
+        if not paths:
+            return pl.LazyFrame(schema=STORE_COLUMNS)
+        schema = pa.unify_schemas([self._footer(p)[0] for p in paths], promote_options="permissive")
+        frame = pl.scan_pyarrow_dataset(ds.dataset(paths, schema=schema, filesystem=self.fs))
+        if since is not None:
+            frame = frame.filter(pl.col("round_ts") >= since)
+        if until is not None:
+            frame = frame.filter(pl.col("round_ts") < until)
+        rounds = self.scan(since, until).select("round_id").unique()
+        return frame.join(rounds, on="round_id", how="semi")
+
+    def read_artifact(self, address: str) -> bytes:
+        """The bytes of a file `append_round` kept (by the address it wrote into the round)."""
+        with self.fs.open_input_stream(address.removeprefix("s3://")) as stream:
+            return stream.read()
 
     def _list(self, folder: str, suffix: str) -> list[pafs.FileInfo]:
         selector = pafs.FileSelector(f"{self.root}/{folder}", allow_not_found=True)
