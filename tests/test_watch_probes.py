@@ -158,6 +158,14 @@ def test_two_locations_in_one_store_correlate_by_location(
     findings = correlate_case(case, remember=False).sets["probes"].explanations
     assert any(dict(f.dimensions) == {"location": "iad-office"} for f in findings)
 
+    # The same through `flakehunt investigate --history`: failures seen from one place are a finding.
+    args = ["investigate", "https://shop.example.com/checkout", "--case", "T-7H", "--history", store_uri,
+            "--since", "1h", "--no-probe", "--format", "json"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == ExitCode.SITE_FAILING, result.output
+    top = json.loads(result.stdout)["correlation"]["hypotheses"][0]
+    assert (top["cause"], top["implicates"]) == ("geo_specific", {"location": "iad-office"})
+
 
 def test_the_watch_command_runs_rounds_until_its_time_is_up(tmp_path: Path) -> None:
     store_uri = str(tmp_path / "store")

@@ -162,6 +162,12 @@ def investigate(
     until: Annotated[str | None, typer.Option(help="Logs before this time.")] = None,
     repeat: Annotated[int | None, typer.Option(help="Runs per probe configuration.")] = None,
     no_probe: Annotated[bool, typer.Option("--no-probe", help="Only ingest and correlate.")] = False,
+    history: Annotated[
+        str | None, typer.Option(help="A run store of scheduled probes to attach (see 'watch').")
+    ] = None,
+    history_since: Annotated[
+        str | None, typer.Option(help="Attach store history from this time, e.g. 24h.")
+    ] = None,
     geoip_dir: Annotated[Path | None, typer.Option(help="Folder with MaxMind .mmdb files.")] = None,
     format_name: FormatOption = "text",
 ) -> None:
@@ -189,6 +195,10 @@ def investigate(
             repeat=repeat,
             geoip_dir=geoip_dir,
             probe=not no_probe,
+            history=history,
+            history_since=parse_when(history_since or since, option="--history-since")
+            if (history_since or since)
+            else None,
             on_step=lambda message: err.print(message, style="fh.dim"),
         )
     print_json(result.to_dict()) if format_name == "json" else out.print(result)

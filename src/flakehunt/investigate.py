@@ -210,6 +210,8 @@ def investigate(
     concurrency: int | None = None,
     geoip_dir: Path | None = None,
     probe: bool = True,
+    history: str | None = None,
+    history_since: datetime | None = None,
     on_step: StepFn | None = None,
 ) -> InvestigationResult:
     """
@@ -243,6 +245,11 @@ def investigate(
         params={"url": url, "customer": customer.to_dict(), "logs": list(logs), "har": list(har)},
         outcome="started",
     )
+    if history:
+        from flakehunt.watch import attach_history
+
+        attached = attach_history(case, history, since=history_since)
+        step(f"attached {attached} scheduled probe runs from {history}")
     ingested = []
     if logs or har:
         from flakehunt.ingest import ingest_paths
