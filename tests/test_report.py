@@ -196,3 +196,21 @@ def test_case_commands_tell_the_story(case_dir):
     listing = runner.invoke(app, ["case", "list"]).stdout
     assert "T-NOTE" in listing and "note: customer confirmed" in listing
     assert runner.invoke(app, ["case", "note", "T-NOTE", "  "]).exit_code == ExitCode.BAD_INPUT
+
+
+def _structure(text: str, format_name: str) -> list[str]:
+    if format_name == "json":
+        return sorted(json.loads(text))
+    if format_name == "html":
+        return [*re.findall(r"<h[12]>([^<]*)</h[12]>", text), f"{text.count('<figure>')} figures"]
+    return [line for line in text.splitlines() if line.startswith("#")]
+
+
+def test_each_report_format_keeps_its_structure(report_case, golden):
+    sections = []
+    for audience in AUDIENCES:
+        for format_name in FORMATS:
+            text = render_report(report_case, audience=audience, format_name=format_name).text
+            structure = [re.sub(r"T-REPORT", "<case>", item) for item in _structure(text, format_name)]
+            sections.append(f"[{audience} {format_name}]\n" + "\n".join(structure))
+    golden.check("report-structure.txt", "\n\n".join(sections) + "\n")
