@@ -23,7 +23,7 @@ try:  # Typer >= 0.22 vendors Click; older releases use the click package itself
 except ImportError:  # pragma: no cover
     from click import exceptions as click_exceptions
 
-from flakehunt.console import err, out
+from flakehunt.console import err, out, progress_to_stderr
 from flakehunt.errors import ExitCode, FlakehuntError, NotImplementedYetError
 
 
@@ -303,7 +303,7 @@ def ingest(
     from flakehunt.case import open_case
     from flakehunt.ingest import ingest_paths
 
-    with user_errors():
+    with user_errors(), progress_to_stderr("ingesting", enabled=output == "text", unit="bytes") as progress:
         summary = ingest_paths(
             paths,
             case=open_case(case),
@@ -315,26 +315,12 @@ def ingest(
             fields=fields,
             mapping=mapping,
             geoip_dir=geoip_dir,
-            on_progress=_progress() if output == "text" else None,
+            on_progress=progress,
         )
     if output == "json":
         print_json(summary.to_dict())
     else:
         out.print(summary)
-
-
-def _progress():
-    """A transient progress line on stderr for big files; silent when stderr is not a terminal."""
-    if not err.is_terminal:
-        return None
-    state: dict[str, int] = {}
-
-    def show(label: str, done: int, total: int) -> None:
-        if total > 16 * 1024 * 1024 and state.get(label, -1) != done * 20 // max(total, 1):
-            state[label] = done * 20 // max(total, 1)
-            err.print(f"{label}: {done * 100 // max(total, 1)}%", style="fh.dim", end="\r")
-
-    return show
 
 
 @app.command()

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
 from rich.theme import Theme
 
 THEME = Theme(
@@ -17,3 +29,28 @@ THEME = Theme(
 
 out = Console(theme=THEME, soft_wrap=True)
 err = Console(stderr=True, theme=THEME)
+
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+@contextmanager
+def progress_to_stderr(title: str, *, enabled: bool = True, unit: str = "items") -> Iterator[ProgressFn]:
+    """
+    A transient Rich progress bar on stderr, fed by the library's `(label, done, total)` calls.
+
+    A no-op when disabled or when stderr is not a terminal, so `... | jq` and CI logs stay clean.
+    `unit="bytes"` shows sizes and speed (ingest); otherwise counts (probe runs).
+    """
+    if not enabled or not err.is_terminal:
+        yield lambda label, done, total: None
+        return
+    amount = (DownloadColumn(), TransferSpeedColumn()) if unit == "bytes" else (MofNCompleteColumn(),)
+    columns = (TextColumn(title), BarColumn(), *amount, TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("", total=None)
+
+        def update(label: str, done: int, total: int) -> None:
+            progress.update(task, description=label, completed=done, total=total)
+
+        yield update
