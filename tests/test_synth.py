@@ -21,9 +21,9 @@ import polars as pl
 import pytest
 from ua_parser import parse as parse_ua
 
+from flakehunt.edgesim.accesslog import CLOUDFRONT_FIELDS
 from flakehunt.errors import FlakehuntError
 from flakehunt.synth import CAUSES, EXPECT, Scenario, generate, read_case, world
-from flakehunt.synth.logs import CLOUDFRONT_FIELDS
 
 REPO = Path(__file__).resolve().parents[1]
 NGINX_LINE = re.compile(

@@ -22,50 +22,15 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+# The documented formats are facts, shared with edgesim's writer; the traffic model is not.
+from flakehunt.edgesim.accesslog import (
+    CLOUDFRONT_HEADER,
+    cloudfront_escape,
+)
 from flakehunt.synth import world
 from flakehunt.synth.traffic import DETAILED_RESULTS, RESULT_NAMES, WINDOW_START, Traffic
 from flakehunt.synth.world import APP_JS, CHECKOUT, PIXEL, VENDOR_JS
 
-CLOUDFRONT_FIELDS = (  # the documented order
-    "date",
-    "time",
-    "x-edge-location",
-    "sc-bytes",
-    "c-ip",
-    "cs-method",
-    "cs(Host)",
-    "cs-uri-stem",
-    "sc-status",
-    "cs(Referer)",
-    "cs(User-Agent)",
-    "cs-uri-query",
-    "cs(Cookie)",
-    "x-edge-result-type",
-    "x-edge-request-id",
-    "x-host-header",
-    "cs-protocol",
-    "cs-bytes",
-    "time-taken",
-    "x-forwarded-for",
-    "ssl-protocol",
-    "ssl-cipher",
-    "x-edge-response-result-type",
-    "cs-protocol-version",
-    "fle-status",
-    "fle-encrypted-fields",
-    "c-port",
-    "time-to-first-byte",
-    "x-edge-detailed-result-type",
-    "sc-content-type",
-    "sc-content-len",
-    "sc-range-start",
-    "sc-range-end",
-)
-CLOUDFRONT_HEADER = "#Version: 1.0\n#Fields: " + " ".join(CLOUDFRONT_FIELDS) + "\n"
-NGINX_LOG_FORMAT = (
-    '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
-    '"$http_referer" "$http_user_agent" "$http_x_amz_cf_id"'
-)
 HTTP_VERSIONS = ("HTTP/1.1", "HTTP/2.0", "HTTP/3.0")
 TLS = (
     ("TLSv1.3", "TLS_AES_128_GCM_SHA256"),
@@ -74,24 +39,6 @@ TLS = (
     ("TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256"),
 )
 ORIGIN_USER_AGENT = "Amazon CloudFront"  # what origin sees when the cache policy does not forward it
-_ESCAPED = set("<>\"#%{}|\\^~[]`' ")
-
-
-def cloudfront_escape(value: str) -> str:
-    """
-    A field value as CloudFront writes it.
-
-    >>> cloudfront_escape("Mozilla/5.0 (X11; Linux x86_64)")
-    'Mozilla/5.0%20(X11;%20Linux%20x86_64)'
-    >>> cloudfront_escape("")
-    '-'
-    """
-    if not value:
-        return "-"
-    return "".join(
-        "".join(f"%{b:02X}" for b in ch.encode()) if ord(ch) <= 32 or ord(ch) >= 127 or ch in _ESCAPED else ch
-        for ch in value
-    )
 
 
 def request_ids(rng: np.random.Generator, n: int) -> pl.Series:

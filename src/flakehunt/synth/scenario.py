@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from flakehunt.edgesim.accesslog import NGINX_LOG_FORMAT
 from flakehunt.errors import FlakehuntError
 from flakehunt.synth import logs, traffic
 from flakehunt.synth.geoip import write_geoip
@@ -122,7 +123,7 @@ class GeneratedCase:
             "window": list(self.window),
             "edges": self.edges,
             "lines": self.lines,
-            "nginx_log_format": logs.NGINX_LOG_FORMAT,
+            "nginx_log_format": NGINX_LOG_FORMAT,
         }
 
 
