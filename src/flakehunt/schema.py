@@ -88,6 +88,12 @@ def conform(frame: pl.DataFrame | pl.LazyFrame, schema: dict[str, pl.DataType] =
 
 
 # One row per probe run (DESIGN.md, "Probe runs are a second table").
+# The probe_runs columns that name a configuration, edge first (the seed story); shared by the
+# correlation, the reports and the scheduled-probing alerts.
+PROBE_CONFIGURATION = (
+    "edge_pop", "browser", "device", "locale", "timezone", "geolocation", "network", "blocker", "cache",
+)  # fmt: skip
+
 PROBE_RUN_SCHEMA: dict[str, pl.DataType] = {
     "run_id": pl.String,
     "probe_id": pl.String,  # one `flakehunt probe` invocation

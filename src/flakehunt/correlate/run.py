@@ -32,6 +32,7 @@ from flakehunt.correlate.layers import trace_beacons
 from flakehunt.correlate.skew import find_version_skew
 from flakehunt.correlate.timeline import Timeline, timeline
 from flakehunt.errors import FlakehuntError
+from flakehunt.schema import PROBE_CONFIGURATION
 from flakehunt.store import scan_dataset, scan_exchanges
 
 LOG_DIMENSIONS = (
@@ -39,10 +40,8 @@ LOG_DIMENSIONS = (
     "os_family", "device_class", "cache_status", "status_class", "hour",
 )  # fmt: skip
 LOG_NUMERIC = ("time_taken_ms", "ttfb_ms", "bytes_sent", "age")
-PROBE_DIMENSIONS = (
-    "browser", "device", "locale", "timezone", "geolocation", "network", "blocker", "cache", "edge_pop",
-    "location",  # the runner, for rounds from a run store (flakehunt watch, probe --store)
-)  # fmt: skip
+# `location` is the runner, for rounds from a run store (flakehunt watch, probe --store).
+PROBE_DIMENSIONS = (*PROBE_CONFIGURATION, "location")
 PROBE_NUMERIC = ("load_ms", "navigation_ms")
 ASSET_DIMENSIONS = ("content_length", "etag", "cache_status")
 MAX_DIMENSIONS_AT_ORDER_3 = 12

@@ -19,20 +19,10 @@ from flakehunt.correlate import correlate_case
 from flakehunt.correlate.hypotheses import CAUSES
 from flakehunt.correlate.stats import rate_upper_bound, wilson_interval
 from flakehunt.errors import FlakehuntError
+from flakehunt.schema import PROBE_CONFIGURATION
 from flakehunt.store import scan_dataset, scan_exchanges
 
-CONFIGURATION = (
-    "browser",
-    "device",
-    "locale",
-    "timezone",
-    "geolocation",
-    "network",
-    "blocker",
-    "cache",
-    "edge_pop",
-    "location",  # the runner, for rounds from a run store
-)
+CONFIGURATION = (*PROBE_CONFIGURATION, "location")  # location: the runner, for run-store rounds
 MAX_EXAMPLES = 5
 
 

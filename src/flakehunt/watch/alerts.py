@@ -32,19 +32,9 @@ import polars as pl
 from scipy.stats import fisher_exact
 
 from flakehunt.errors import FlakehuntError
+from flakehunt.schema import PROBE_CONFIGURATION
 
-# The columns that name a configuration, in the order a label reads (edge first: the seed story).
-DIMENSIONS = (
-    "edge_pop",
-    "browser",
-    "device",
-    "locale",
-    "timezone",
-    "geolocation",
-    "network",
-    "blocker",
-    "cache",
-)
+DIMENSIONS = PROBE_CONFIGURATION  # the columns that name a configuration, edge first
 RAISED, RECOVERED = "raised", "recovered"
 
 ConfigKey = tuple[tuple[str, str], ...]
