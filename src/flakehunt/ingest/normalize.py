@@ -8,7 +8,9 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from flakehunt.formats.loader import FieldMap, Format
 from flakehunt.ingest.parse import LINE, TEXT
@@ -284,15 +286,33 @@ def _vendor_keys(fmt: Format, present: set[str]) -> list[str]:
 
 
 def _with_vendor(rows: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
-    """Add `vendor`: each row's non-null `keys` as {key, value} items (long format, then regrouped)."""
+    """
+    Add `vendor`: each row's non-null `keys`, in `keys` order, as {key, value} items.
+
+    Built as an Arrow list array from offsets and gathered values: polars' list expressions
+    (concat_list, list.eval) and the unpivot/group_by route cost 2 to 40 times as much here.
+    """
     if not keys or rows.height == 0:
         return rows.with_columns(pl.lit([], dtype=VENDOR_TYPE).alias("vendor"))
-    indexed = rows.with_row_index("__r")
-    long = (
-        indexed.select("__r", *[pl.col(k).cast(pl.String) for k in keys])
-        .unpivot(index="__r", on=keys, variable_name="key", value_name="value")
-        .drop_nulls("value")
-    )
-    grouped = long.group_by("__r").agg(pl.struct("key", "value").alias("vendor"))
-    joined = indexed.join(grouped, on="__r", how="left", maintain_order="left")
-    return joined.with_columns(pl.col("vendor").fill_null(pl.lit([], dtype=VENDOR_TYPE))).drop("__r")
+    return rows.with_columns(vendor_items(rows.select(pl.col(k).cast(pl.String) for k in keys)))
+
+
+def vendor_items(columns: pl.DataFrame) -> pl.Series:
+    """
+    The non-null cells of each row of `columns` (all String) as a `vendor` list of {key, value}.
+
+    >>> vendor_items(pl.DataFrame({"a": ["1", None], "b": ["2", "3"]})).to_list()
+    [[{'key': 'a', 'value': '1'}, {'key': 'b', 'value': '2'}], [{'key': 'b', 'value': '3'}]]
+    """
+    height, keys = columns.height, columns.columns
+    present = columns.select(pl.all().is_not_null()).to_numpy(order="c")  # height x keys, row-major
+    flat = np.flatnonzero(present)  # row * len(keys) + key, in row order then key order
+    key_index, row = flat % len(keys), flat // len(keys)
+    offsets = np.zeros(height + 1, dtype=np.int64)
+    np.cumsum(present.sum(axis=1), out=offsets[1:])
+    stacked = pl.concat([columns[k] for k in keys], rechunk=True)  # column after column
+    values = stacked.gather(key_index * height + row)
+    names = pl.Series(keys, dtype=pl.String).gather(key_index)
+    items = pl.DataFrame({"key": names, "value": values}).to_struct("item").to_arrow()
+    listed = pa.LargeListArray.from_arrays(pa.array(offsets), items)
+    return pl.Series("vendor", listed, dtype=VENDOR_TYPE)

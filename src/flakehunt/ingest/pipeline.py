@@ -16,13 +16,17 @@ import os
 import shutil
 import sys
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from flakehunt import store
@@ -30,6 +34,7 @@ from flakehunt.case import Case, record
 from flakehunt.errors import FlakehuntError
 from flakehunt.formats.loader import Format, load_formats
 from flakehunt.ingest import custom
+from flakehunt.ingest.blocks import Piece, parse_block
 from flakehunt.ingest.detect import detect_format
 from flakehunt.ingest.normalize import normalize
 from flakehunt.ingest.parse import LINE, TEXT, FileState, parse_chunk
@@ -37,7 +42,7 @@ from flakehunt.ingest.read import (
     MAX_LINE_BYTES,
     TruncatedInputError,
     file_digest,
-    iter_chunks,
+    iter_blocks,
     lines_from_text,
     read_head,
 )
@@ -337,12 +342,11 @@ def _ingest_file(
     total = path.stat().st_size
     with _PartWriter(case, part_id) as writer:
         try:
-            for chunk in iter_chunks(path):
-                _process(
-                    fmt, chunk.lines, chunk.too_long, state, label, result, writer, window, geoip_dir, notes
-                )
+            for block in iter_blocks(path):
+                for piece in parse_block(fmt, block, state):
+                    _process(fmt, piece, label, result, writer, window, geoip_dir, notes)
                 if on_progress:
-                    on_progress(label, chunk.bytes_read, total)
+                    on_progress(label, block.bytes_read, total)
         except TruncatedInputError as exc:
             line = result.lines + 1
             writer.rejects(
@@ -357,14 +361,14 @@ def _ingest_file(
     return result
 
 
-def _process(fmt, lines, too_long, state, label, result, writer, window, geoip_dir, notes) -> None:
-    result.lines += lines.height + too_long.height
-    parsed = parse_chunk(fmt, lines, state)
+def _process(fmt, piece: Piece, label, result, writer, window, geoip_dir, notes) -> None:
+    result.lines += piece.line_count
+    parsed = piece.parsed
     exchanges, bad_time = normalize(fmt, parsed.rows, file_label=label)
     if bad_time.height:
-        bad_time = bad_time.drop(TEXT).join(lines, on=LINE, how="left")
+        bad_time = bad_time.drop(TEXT).join(piece.lines(), on=LINE, how="left")
     rejects = pl.concat(
-        [too_long, parsed.rejects, bad_time.select(LINE, "reason", TEXT)], how="vertical_relaxed"
+        [piece.too_long, parsed.rejects, bad_time.select(LINE, "reason", TEXT)], how="vertical_relaxed"
     )
     result.skipped += parsed.skipped
     result.rejected += rejects.height
@@ -481,25 +485,41 @@ def _ingest_records(document, path, label, *, case, formats, forced, part_id, wi
     lines = lines_from_text(text)
     fmt = forced or detect_format(lines.head(64), formats, label=label)
     result = FileResult(label, fmt.name)
-    empty = lines.head(0).select(LINE, pl.lit("").alias("reason"), TEXT)
+    too_long = lines.head(0).select(LINE, pl.lit("").alias("reason"), TEXT)
+    piece = Piece(parse_chunk(fmt, lines, FileState()), too_long, lines.height, lambda: lines)
     with _PartWriter(case, part_id) as writer:
-        _process(fmt, lines, empty, FileState(), label, result, writer, window, geoip_dir, notes)
+        _process(fmt, piece, label, result, writer, window, geoip_dir, notes)
     return result
 
 
 class _PartWriter:
-    """Stream chunks into temporary Parquet files; rename into place only when all went well."""
+    """
+    Stream chunks into temporary Parquet files; rename into place only when all went well.
+
+    Arrow conversion and Parquet encoding run on one background thread while the caller parses
+    the next block (both release the GIL for their heavy work). At most `_PENDING` frames wait
+    for it, so memory stays bounded; an error in the thread surfaces at the next write or at exit.
+    """
+
+    _PENDING = 2
 
     def __init__(self, case: Case, part_id: str) -> None:
         self.targets = {name: store.part_path(case, name, part_id) for name in (store.EXCHANGES, REJECTS)}
         self.writers: dict[str, pq.ParquetWriter] = {}
         self.tmps: dict[str, Path] = {}
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flakehunt-parquet")
+        self._pending: deque[Future] = deque()
 
     def __enter__(self) -> _PartWriter:
         return self
 
     def _write(self, name: str, frame: pl.DataFrame) -> None:
-        table = store._to_arrow(frame)  # vendor as Parquet map<string,string>, as store.write_part does
+        while len(self._pending) >= self._PENDING:
+            self._pending.popleft().result()
+        self._pending.append(self._pool.submit(self._write_now, name, frame))
+
+    def _write_now(self, name: str, frame: pl.DataFrame) -> None:
+        table = arrow_table(frame)
         if name not in self.writers:
             target = self.targets[name]
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -529,17 +549,44 @@ class _PartWriter:
             self._write(REJECTS, conform(frame, REJECT_SCHEMA))
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        for writer in self.writers.values():
-            writer.close()
+        done = exc_type is None
         try:
-            if exc_type is None:
-                # rejects first: the exchanges part is the marker that the file is done
-                for name in (REJECTS, store.EXCHANGES):
-                    if name in self.tmps:
-                        os.replace(self.tmps[name], self.targets[name])
+            while done and self._pending:
+                self._pending.popleft().result()
+        except BaseException:
+            done = False
+            raise
         finally:
-            for tmp in self.tmps.values():
-                tmp.unlink(missing_ok=True)
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            for writer in self.writers.values():
+                writer.close()
+            try:
+                if done:
+                    # rejects first: the exchanges part is the marker that the file is done
+                    for name in (REJECTS, store.EXCHANGES):
+                        if name in self.tmps:
+                            os.replace(self.tmps[name], self.targets[name])
+            finally:
+                for tmp in self.tmps.values():
+                    tmp.unlink(missing_ok=True)
+
+
+def arrow_table(frame: pl.DataFrame) -> pa.Table:
+    """
+    `frame` as an Arrow table for Parquet: strings as views (no copy), `vendor` as map<string, string>.
+
+    The same Parquet as `store.write_part` writes, without copying every string first.
+    """
+    table = frame.drop("vendor", strict=False).to_arrow(compat_level=pl.CompatLevel.newest())
+    if "vendor" not in frame.columns:
+        return table
+    items = frame["vendor"].to_arrow(compat_level=pl.CompatLevel.newest())
+    if isinstance(items, pa.ChunkedArray):
+        items = items.combine_chunks()
+    offsets = pc.subtract(items.offsets, items.offsets[0]).cast(pa.int32())
+    key, value = (child.cast(pa.string()) for child in items.flatten().flatten())
+    vendor = pa.MapArray.from_arrays(offsets, key, value, mask=items.is_null())
+    return table.add_column(frame.columns.index("vendor"), "vendor", vendor)
 
 
 def scan_rejects(case: Case) -> pl.LazyFrame:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -94,6 +93,38 @@ def iter_chunks(path: Path, *, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk
 
     Raises TruncatedInputError after the last complete lines when the compressed stream ends early.
     """
+    for block in iter_blocks(path, chunk_bytes=chunk_bytes):
+        yield to_chunk(block)
+
+
+@dataclass
+class Block:
+    """Raw bytes of whole lines (the last one may lack its newline) and the number of the first."""
+
+    data: bytes
+    first_line: int
+    bytes_read: int  # compressed bytes consumed so far, for progress
+    line_count: int = -1  # counted from `data` when not given
+
+    def __post_init__(self) -> None:
+        if self.line_count < 0:
+            self.line_count = count_lines(self.data)
+
+
+def count_lines(data: bytes) -> int:
+    """Lines in `data` as `to_chunk` numbers them: a last line without its newline still counts."""
+    if not data:
+        return 0
+    return data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+
+
+def iter_blocks(path: Path, *, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Block]:
+    """
+    Yield the file's bytes in blocks of whole lines, about `chunk_bytes` each, decompressed.
+
+    A byte-order mark at the start is dropped. Raises TruncatedInputError after the last complete
+    lines when the compressed stream ends early.
+    """
     stream, raw = open_decompressed(path)
     line_no = 1
     pending = b""
@@ -107,7 +138,7 @@ def iter_chunks(path: Path, *, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk
             if not block or broken:
                 data = pending + block
                 if data:
-                    yield _chunk(data, line_no, raw)
+                    yield Block(data, line_no, raw.tell())
                 if broken:
                     raise TruncatedInputError(broken)
                 return
@@ -117,9 +148,9 @@ def iter_chunks(path: Path, *, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk
                 pending = data
                 continue
             pending = data[cut + 1 :]
-            chunk = _chunk(data[: cut + 1], line_no, raw)
-            line_no += chunk.lines.height + chunk.too_long.height
-            yield chunk
+            out = Block(data[: cut + 1], line_no, raw.tell())
+            line_no += out.line_count
+            yield out
     finally:
         stream.close()
         raw.close()
@@ -146,8 +177,9 @@ def _read_block(stream: BinaryIO, size: int, path: Path) -> tuple[bytes, str]:
     return bytes(out), ""
 
 
-def _chunk(data: bytes, first_line: int, raw: BinaryIO) -> Chunk:
-    text = data.decode("utf-8", errors="replace")
+def to_chunk(block: Block) -> Chunk:
+    """The block's lines as a `__line`/`__text` frame, over-long lines set apart as rejects."""
+    text = block.data.decode("utf-8", errors="replace")
     if text.endswith("\n"):
         text = text[:-1]
     lines = (
@@ -156,7 +188,7 @@ def _chunk(data: bytes, first_line: int, raw: BinaryIO) -> Chunk:
         .explode()
         .str.strip_suffix("\r")
         .to_frame()
-        .with_row_index(LINE, offset=first_line)
+        .with_row_index(LINE, offset=block.first_line)
         .with_columns(pl.col(LINE).cast(pl.Int64))
     )
     long = pl.col(TEXT).str.len_bytes() > MAX_LINE_BYTES
@@ -167,10 +199,9 @@ def _chunk(data: bytes, first_line: int, raw: BinaryIO) -> Chunk:
         ).alias("reason"),
         pl.col(TEXT).str.slice(0, 200),
     )
-    return Chunk(lines.filter(~long), too_long, raw.tell())
+    return Chunk(lines.filter(~long), too_long, block.bytes_read)
 
 
 def lines_from_text(text: str, first_line: int = 1) -> pl.DataFrame:
     """A `__line`/`__text` frame from text, as iter_chunks would give it."""
-    data = text.encode()
-    return _chunk(data, first_line, io.BytesIO()).lines
+    return to_chunk(Block(text.encode(), first_line, 0)).lines
