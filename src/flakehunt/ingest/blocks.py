@@ -52,6 +52,7 @@ def parse_block(fmt: Format, block: Block, state: FileState) -> Iterator[Piece]:
         return
     data = block.data
     newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
+    block.lines = len(newlines) + (bool(data) and not data.endswith(b"\n"))
     runs = _runs(data, newlines, comments=fmt.file_type == "w3c")
     if runs is None or _longest_line(newlines, len(data)) > MAX_LINE_BYTES:
         yield _line_wise(fmt, block, state)
@@ -60,7 +61,8 @@ def parse_block(fmt: Format, block: Block, state: FileState) -> Iterator[Piece]:
     for start, end, is_comment in runs:
         count = int(np.searchsorted(newlines, end) - np.searchsorted(newlines, start))
         count += end == len(data) and not data.endswith(b"\n")
-        run = Block(data[start:end], line, block.bytes_read, count)
+        whole = (start, end) == (0, len(data))
+        run = block if whole else Block(data[start:end], line, block.bytes_read, count)
         line += count
         rows = None if is_comment else read_delimited(fmt, run, state.columns or list(fmt.columns))
         if rows is None:

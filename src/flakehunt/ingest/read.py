@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -104,11 +105,13 @@ class Block:
     data: bytes
     first_line: int
     bytes_read: int  # compressed bytes consumed so far, for progress
-    line_count: int = -1  # counted from `data` when not given
+    lines: int | None = None  # the line count, when the caller already knows it
 
-    def __post_init__(self) -> None:
-        if self.line_count < 0:
-            self.line_count = count_lines(self.data)
+    @property
+    def line_count(self) -> int:
+        if self.lines is None:
+            self.lines = count_lines(self.data)
+        return self.lines
 
 
 def count_lines(data: bytes) -> int:
@@ -125,30 +128,34 @@ def iter_blocks(path: Path, *, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Block
     A byte-order mark at the start is dropped. Raises TruncatedInputError after the last complete
     lines when the compressed stream ends early.
     """
+    if compression(path) is None:
+        yield from _plain_blocks(path, chunk_bytes)
+        return
     stream, raw = open_decompressed(path)
     line_no = 1
     pending = b""
     first = True
     try:
         while True:
-            block, broken = _read_block(stream, chunk_bytes, path)
-            if first and block.startswith(b"\xef\xbb\xbf"):
-                block = block[3:]
-            first = False
-            if not block or broken:
-                data = pending + block
+            pieces, broken = _read_pieces(stream, chunk_bytes, path)
+            if first and pieces:
+                pieces = [b"".join(pieces).removeprefix(b"\xef\xbb\xbf")]
+                first = False
+            if not pieces or broken:
+                data = b"".join([pending, *pieces])
                 if data:
                     yield Block(data, line_no, raw.tell())
                 if broken:
                     raise TruncatedInputError(broken)
                 return
-            data = pending + block
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                pending = data
+            last = next((i for i in range(len(pieces) - 1, -1, -1) if b"\n" in pieces[i]), None)
+            if last is None:
+                pending = b"".join([pending, *pieces])
                 continue
-            pending = data[cut + 1 :]
-            out = Block(data[: cut + 1], line_no, raw.tell())
+            cut = pieces[last].rfind(b"\n") + 1
+            # one copy of the block's bytes: the line cut at its end moves on to the next block
+            out = Block(b"".join([pending, *pieces[:last], pieces[last][:cut]]), line_no, raw.tell())
+            pending = b"".join([pieces[last][cut:], *pieces[last + 1 :]])
             line_no += out.line_count
             yield out
     finally:
@@ -156,25 +163,68 @@ def iter_blocks(path: Path, *, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Block
         raw.close()
 
 
-def _read_block(stream: BinaryIO, size: int, path: Path) -> tuple[bytes, str]:
-    """Up to `size` bytes, read in pieces so a broken stream still gives what came before."""
-    out = bytearray()
+def _plain_blocks(path: Path, chunk_bytes: int) -> Iterator[Block]:
+    """Blocks of an uncompressed file, each read with one copy: the cut is found before reading."""
+    with path.open("rb") as handle:
+        fd = handle.fileno()
+        size = os.fstat(fd).st_size
+        position = 3 if os.pread(fd, 3, 0) == b"\xef\xbb\xbf" else 0
+        line_no = 1
+        while position < size:
+            end = _line_end(fd, position, min(position + chunk_bytes, size), size)
+            try:
+                data = os.pread(fd, end - position, position)
+            except OSError as exc:
+                raise FlakehuntError(f"cannot read {str(path)!r}: {exc}") from None
+            block = Block(data, line_no, end)
+            position = end
+            yield block
+            line_no += block.line_count
+
+
+def _line_end(fd: int, start: int, end: int, size: int, window: int = 64 * 1024) -> int:
+    """Where the block from `start` should end: after its last newline before `end`, or after the
+    first newline past it when a line runs on, or at the end of the file."""
+    if end >= size:
+        return size
+    look = end
+    while look > start:
+        begin = max(start, look - window)
+        found = os.pread(fd, look - begin, begin).rfind(b"\n")
+        if found >= 0:
+            return begin + found + 1
+        look = begin
+    look = end
+    while look < size:
+        piece = os.pread(fd, window, look)
+        found = piece.find(b"\n")
+        if found >= 0:
+            return look + found + 1
+        look += len(piece)
+    return size
+
+
+def _read_pieces(stream: BinaryIO, size: int, path: Path) -> tuple[list[bytes], str]:
+    """About `size` bytes in pieces, read so that a broken stream still gives what came before."""
+    pieces: list[bytes] = []
+    got = 0
     read = getattr(stream, "read1", stream.read)  # read1: what a broken stream decoded so far is not lost
-    while len(out) < size:
+    while got < size:
         try:
-            piece = read(min(1024 * 1024, size - len(out)))
+            piece = read(min(4 * 1024 * 1024, size - got))
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-            return bytes(out), str(exc) or "compressed stream ends early"
+            return pieces, str(exc) or "compressed stream ends early"
         except OSError as exc:
             raise FlakehuntError(f"cannot read {str(path)!r}: {exc}") from None
         except Exception as exc:
             if type(exc).__name__ != "ZstdError":
                 raise
-            return bytes(out), str(exc)
+            return pieces, str(exc)
         if not piece:
             break
-        out += piece
-    return bytes(out), ""
+        pieces.append(piece)
+        got += len(piece)
+    return pieces, ""
 
 
 def to_chunk(block: Block) -> Chunk:
