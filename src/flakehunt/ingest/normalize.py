@@ -326,7 +326,7 @@ def vendor_items(columns: pl.DataFrame) -> pl.Series:
     key_index, row = flat % len(keys), flat // len(keys)
     offsets = np.zeros(height + 1, dtype=np.int64)
     np.cumsum(present.sum(axis=1), out=offsets[1:])
-    stacked = pl.concat([columns[k] for k in keys], rechunk=True)  # column after column
+    stacked = pl.concat([columns[k] for k in keys], rechunk=False)  # column after column
     values = stacked.gather(key_index * height + row)
     names = pl.Series(keys, dtype=pl.String).gather(key_index)
     items = (
