@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import polars as pl
@@ -41,39 +42,48 @@ class Piece:
 
 
 def parse_block(fmt: Format, block: Block, state: FileState) -> Iterator[Piece]:
+    """Parse `block` as `fmt` says, in pieces of consecutive lines, in file order."""
+    for job in plan_block(fmt, block, state):
+        yield job()
+
+
+def plan_block(fmt: Format, block: Block, state: FileState) -> list[Callable[[], Piece]]:
     """
-    Parse `block` as `fmt` says, in pieces of consecutive lines, in file order.
+    Jobs that parse `block` in pieces of consecutive lines, in file order.
 
     W3C/TSV runs without comments are read by polars' CSV reader when they pass the checks in
-    this module's docstring; everything else is parsed line-wise by `parse_chunk`.
+    this module's docstring; everything else is parsed line-wise by `parse_chunk`. Comment lines
+    are parsed here and now, as they may change `state` (a W3C `#Fields` header); the jobs
+    depend on nothing else, so they may run on other threads.
     """
     if fmt.file_type not in ("w3c", "tsv") or len(fmt.delimiter.encode()) != 1:
-        yield _line_wise(fmt, block, state)
-        return
-    data = block.data
-    newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
-    block.lines = len(newlines) + (bool(data) and not data.endswith(b"\n"))
-    runs = _runs(data, newlines, comments=fmt.file_type == "w3c")
-    if runs is None or _longest_line(newlines, len(data)) > MAX_LINE_BYTES:
-        yield _line_wise(fmt, block, state)
-        return
+        return [partial(_line_wise, fmt, block, FileState(state.columns))]
+    runs = _runs(block.data, comments=fmt.file_type == "w3c")
+    if runs is None:
+        return [_done(_line_wise(fmt, block, state))]
+    jobs: list[Callable[[], Piece]] = []
     line = block.first_line
     for start, end, is_comment in runs:
-        count = int(np.searchsorted(newlines, end) - np.searchsorted(newlines, start))
-        count += end == len(data) and not data.endswith(b"\n")
-        whole = (start, end) == (0, len(data))
-        run = block if whole else Block(data[start:end], line, block.bytes_read, count)
-        line += count
-        rows = None if is_comment else read_delimited(fmt, run, state.columns or list(fmt.columns))
-        if rows is None:
-            yield _line_wise(fmt, run, state)
+        whole = (start, end) == (0, len(block.data))
+        run = block if whole else Block(block.data[start:end], line, block.bytes_read)
+        line += run.line_count
+        if is_comment:
+            jobs.append(_done(_line_wise(fmt, run, state)))
         else:
-            yield Piece(
-                Parsed(rows, pl.DataFrame(schema=REJECT_COLUMNS)),
-                pl.DataFrame(schema=REJECT_COLUMNS),
-                run.line_count,
-                _lazy_lines(run),
-            )
+            jobs.append(partial(_data_run, fmt, run, FileState(state.columns)))
+    return jobs
+
+
+def _done(piece: Piece) -> Callable[[], Piece]:
+    return lambda: piece
+
+
+def _data_run(fmt: Format, run: Block, state: FileState) -> Piece:
+    rows = read_delimited(fmt, run, state.columns or list(fmt.columns))
+    if rows is None:
+        return _line_wise(fmt, run, state)
+    empty = pl.DataFrame(schema=REJECT_COLUMNS)
+    return Piece(Parsed(rows, empty), empty, run.line_count, lambda: to_chunk(run).lines)
 
 
 def _line_wise(fmt: Format, block: Block, state: FileState) -> Piece:
@@ -82,25 +92,15 @@ def _line_wise(fmt: Format, block: Block, state: FileState) -> Piece:
     return Piece(parsed, chunk.too_long, chunk.lines.height + chunk.too_long.height, lambda: chunk.lines)
 
 
-def _lazy_lines(block: Block) -> Callable[[], pl.DataFrame]:
-    return lambda: to_chunk(block).lines
-
-
-def _longest_line(newlines: np.ndarray, size: int) -> int:
-    """Bytes in the longest line (a carriage return before the newline counts)."""
-    edges = np.concatenate(([-1], newlines, [size]))
-    return int(np.diff(edges).max()) - 1
-
-
-def _runs(data: bytes, newlines: np.ndarray, *, comments: bool) -> list[tuple[int, int, bool]] | None:
+def _runs(data: bytes, *, comments: bool) -> list[tuple[int, int, bool]] | None:
     """(start, end, is_comment) runs of whole lines; None when there are too many comment runs."""
     if not comments or b"#" not in data:
         return [(0, len(data), False)]
     runs: list[tuple[int, int, bool]] = []
     position = 0
     for start in _comment_starts(data):
-        following = np.searchsorted(newlines, start)
-        end = int(newlines[following]) + 1 if following < len(newlines) else len(data)
+        newline = data.find(b"\n", start)
+        end = len(data) if newline < 0 else newline + 1
         if runs and runs[-1][2] and runs[-1][1] == start:
             runs[-1] = (runs[-1][0], end, True)
         else:
@@ -174,17 +174,20 @@ def _as_line_wise(frame: pl.DataFrame, names: list[str], least: int) -> bool:
 
     It strips trailing delimiters, counts the fields left, keeps empty fields as "" and treats
     whitespace-only lines as blank. The CSV reader makes empty and missing fields null. The two
-    agree when no line starts blank, no null comes before a line's last non-null field, and
-    every line has `least` to `len(names)` fields.
+    agree when no line starts blank, no null comes before a line's last non-null field, every
+    line has `least` to `len(names)` fields, and no line can be over the length limit.
     """
     present = [pl.col(name).is_not_null() for name in names]
     fields = pl.max_horizontal([pl.when(p).then(i + 1).otherwise(0) for i, p in enumerate(present)])
     nulls = pl.sum_horizontal([~p for p in present])
     first = (pl.col(names[0]).str.strip_chars().str.len_bytes() > 0).fill_null(False)
+    # a line is at most its fields, a delimiter after each and a carriage return
+    bound = pl.sum_horizontal(pl.col(name).str.len_bytes() for name in names) + len(names) + 1
     same = (
         pl.col(_EXTRA).is_null()
         & fields.is_between(least, len(names))
         & (nulls == len(names) - fields)
         & first
+        & (bound <= MAX_LINE_BYTES)
     )
     return bool(frame.select(same.all()).item())

@@ -22,11 +22,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from flakehunt import store
@@ -34,7 +35,7 @@ from flakehunt.case import Case, record
 from flakehunt.errors import FlakehuntError
 from flakehunt.formats.loader import Format, load_formats
 from flakehunt.ingest import custom
-from flakehunt.ingest.blocks import Piece, parse_block
+from flakehunt.ingest.blocks import Piece, plan_block
 from flakehunt.ingest.detect import detect_format
 from flakehunt.ingest.normalize import normalize
 from flakehunt.ingest.parse import LINE, TEXT, FileState, parse_chunk
@@ -50,6 +51,7 @@ from flakehunt.schema import EXCHANGE_SCHEMA, REJECT_SCHEMA, conform
 
 ProgressFn = Callable[[str, int, int], None]
 REJECTS = "rejects"
+_WORKERS = 2  # blocks parsed at once
 JSON_DOCUMENT_LIMIT = 512 * 1024 * 1024
 
 
@@ -340,14 +342,16 @@ def _ingest_file(
     result = FileResult(label, fmt.name)
     state = FileState()
     total = path.stat().st_size
-    with _PartWriter(case, part_id) as writer:
+    finish = partial(_finish, fmt, label, result, window, geoip_dir, notes)
+    with _PartWriter(case, part_id) as writer, _InOrder(workers=_WORKERS, ahead=_WORKERS) as jobs:
         try:
             for block in iter_blocks(path):
-                for piece in parse_block(fmt, block, state):
-                    _process(fmt, piece, label, result, writer, window, geoip_dir, notes)
+                for job in plan_block(fmt, block, state):
+                    jobs.submit(partial(_prepare, fmt, job, label), partial(finish, writer))
                 if on_progress:
                     on_progress(label, block.bytes_read, total)
         except TruncatedInputError as exc:
+            jobs.drain()
             line = result.lines + 1
             writer.rejects(
                 pl.DataFrame(
@@ -361,8 +365,9 @@ def _ingest_file(
     return result
 
 
-def _process(fmt, piece: Piece, label, result, writer, window, geoip_dir, notes) -> None:
-    result.lines += piece.line_count
+def _prepare(fmt: Format, job: Callable[[], Piece], label: str) -> tuple[Piece, pl.DataFrame, pl.DataFrame]:
+    """Parse and normalize one piece (on a worker thread): the piece, its exchanges and rejects."""
+    piece = job()
     parsed = piece.parsed
     exchanges, bad_time = normalize(fmt, parsed.rows, file_label=label)
     if bad_time.height:
@@ -370,7 +375,14 @@ def _process(fmt, piece: Piece, label, result, writer, window, geoip_dir, notes)
     rejects = pl.concat(
         [piece.too_long, parsed.rejects, bad_time.select(LINE, "reason", TEXT)], how="vertical_relaxed"
     )
-    result.skipped += parsed.skipped
+    return piece, exchanges, rejects
+
+
+def _finish(fmt, label, result, window, geoip_dir, notes, writer, prepared) -> None:
+    """Count, filter, enrich and write one prepared piece (on the caller's thread, in file order)."""
+    piece, exchanges, rejects = prepared
+    result.lines += piece.line_count
+    result.skipped += piece.parsed.skipped
     result.rejected += rejects.height
     before = exchanges.height
     exchanges = _filter(exchanges, window)
@@ -379,6 +391,44 @@ def _process(fmt, piece: Piece, label, result, writer, window, geoip_dir, notes)
     result.kept += exchanges.height
     writer.exchanges(exchanges)
     writer.rejects(rejects, label, fmt.name)
+
+
+class _InOrder:
+    """
+    Run jobs on worker threads and hand each result to its callback on this thread, in the
+    order the jobs were submitted, with at most `ahead` results waiting.
+
+    Parsing (polars, numpy) releases the GIL for its heavy work, so two blocks in flight keep
+    both cores of a small machine busy where one block at a time leaves gaps.
+    """
+
+    def __init__(self, *, workers: int, ahead: int) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="flakehunt-parse")
+        self._queue: deque[tuple[Future, Callable]] = deque()
+        self._ahead = ahead
+
+    def __enter__(self) -> _InOrder:
+        return self
+
+    def submit(self, job: Callable, then: Callable) -> None:
+        self._queue.append((self._pool.submit(job), then))
+        while len(self._queue) > self._ahead:
+            self._next()
+
+    def drain(self) -> None:
+        while self._queue:
+            self._next()
+
+    def _next(self) -> None:
+        future, then = self._queue.popleft()
+        then(future.result())
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self.drain()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _filter(frame: pl.DataFrame, window) -> pl.DataFrame:
@@ -488,7 +538,8 @@ def _ingest_records(document, path, label, *, case, formats, forced, part_id, wi
     too_long = lines.head(0).select(LINE, pl.lit("").alias("reason"), TEXT)
     piece = Piece(parse_chunk(fmt, lines, FileState()), too_long, lines.height, lambda: lines)
     with _PartWriter(case, part_id) as writer:
-        _process(fmt, piece, label, result, writer, window, geoip_dir, notes)
+        prepared = _prepare(fmt, lambda: piece, label)
+        _finish(fmt, label, result, window, geoip_dir, notes, writer, prepared)
     return result
 
 
@@ -583,7 +634,8 @@ def arrow_table(frame: pl.DataFrame) -> pa.Table:
     items = frame["vendor"].to_arrow(compat_level=pl.CompatLevel.newest())
     if isinstance(items, pa.ChunkedArray):
         items = items.combine_chunks()
-    offsets = pc.subtract(items.offsets, items.offsets[0]).cast(pa.int32())
+    offsets = np.asarray(items.offsets)
+    offsets = pa.array((offsets - offsets[0]).astype(np.int32))
     key, value = (child.cast(pa.string()) for child in items.flatten().flatten())
     vendor = pa.MapArray.from_arrays(offsets, key, value, mask=items.is_null())
     return table.add_column(frame.columns.index("vendor"), "vendor", vendor)
