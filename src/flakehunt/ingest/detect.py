@@ -68,8 +68,11 @@ def _parsed_lines(fmt: Format, header: str, lines: list[str]) -> set[int]:
 
 
 def score(fmt: Format, lines: pl.DataFrame) -> float:
-    """Share of the non-blank, non-comment lines `fmt` turns into exchanges."""
+    """Share of the non-blank, non-comment lines `fmt` turns into exchanges (0 when a column the
+    format's `detect_needs` names stays empty on every line)."""
     exchanges, rejects, _ = parse_lines(fmt, lines)
+    if any(exchanges[column].null_count() == exchanges.height for column in fmt.detect_needs):
+        return 0.0
     tried = exchanges.height + rejects.height
     return exchanges.height / tried if tried else 0.0
 
