@@ -51,7 +51,7 @@ from flakehunt.schema import EXCHANGE_SCHEMA, REJECT_SCHEMA, conform
 
 ProgressFn = Callable[[str, int, int], None]
 REJECTS = "rejects"
-_WORKERS = int(os.environ.get("FH_W", "2"))  # blocks parsed at once
+_WORKERS = 2  # blocks parsed at once
 JSON_DOCUMENT_LIMIT = 512 * 1024 * 1024
 
 
