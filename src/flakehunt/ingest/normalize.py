@@ -42,7 +42,7 @@ def normalize(fmt: Format, rows: pl.DataFrame, *, file_label: str) -> tuple[pl.D
     """
     present = set(rows.columns) - {LINE}
     rows = _decode_percent(fmt, rows, present)
-    rows = rows.with_columns(_timestamp(fmt, present).alias("__ts"))
+    rows = rows.with_columns(timestamp(fmt, present).alias("__ts"))
     bad_time = rows.filter(pl.col("__ts").is_null())
     rejects = bad_time.select(
         LINE, _time_reason(fmt, present).alias("reason"), pl.lit(None, pl.String).alias(TEXT)
@@ -218,7 +218,8 @@ def _unquote(value: str, times: int) -> str:
 # -- time ---------------------------------------------------------------------------------------------
 
 
-def _timestamp(fmt: Format, present: set[str]) -> pl.Expr:
+def timestamp(fmt: Format, present: set[str]) -> pl.Expr:
+    """The row's time as UTC microseconds, from the first of the format's time fields present."""
     spec = fmt.timestamp
     candidates = []
     groups = [spec.fields] + [(alt,) for alt in spec.alternatives]
