@@ -2,9 +2,11 @@
 Benchmark: flakehunt's full ingest of a large CloudFront standard log against plain peers.
 
     python bench/ingest.py                 # 5M lines, then the same at 5x to show memory is bounded
-    python bench/ingest.py --lines 500000 --no-scale
+    python bench/ingest.py --lines 500000 --no-scale --repeat 3
 
-Same file, same run, each measured in its own subprocess (wall time, peak RSS via wait4):
+Same file, same run, each measured in its own subprocess: wall time, CPU seconds (user + system,
+all threads) and peak RSS, via wait4. On a shared machine the wall time follows the load; runs
+are interleaved and the best of `--repeat` kept, and the CPU seconds show the work itself.
 
 * flakehunt  `flakehunt ingest FILE --case ...`: detect, parse, normalize (UTC times, %-decoding,
   cache vocabulary, path/query, vendor map), enrich, write Parquet.
