@@ -5,10 +5,13 @@ The line-wise parser (parse.py) decodes a block, splits it into lines and cuts e
 string expressions. For tab-separated logs, the bulk of all input, polars' CSV reader does the
 same work straight from the bytes, in parallel and several times faster. It is used only where
 it gives exactly what the line-wise parser would: a run of lines without comments, valid UTF-8,
-no bare carriage return, no blank line, no empty field before the last non-empty one, and a field
-count the format allows. Any run where one of these checks fails goes to the line-wise parser, so
-malformed lines are still found, counted and rejected with their line numbers, and the reader
-never decides what a line means.
+no bare carriage return, no blank line, no empty field before the last non-empty one, no line
+over the length limit, and a field count the format allows. Any run where one of these checks
+fails goes to the line-wise parser, so malformed lines are still found, counted and rejected with
+their line numbers, and the reader never decides what a line means.
+
+A W3C `#Fields` header applies from the line after it (a file concatenated from several logs
+may change its fields midway).
 """
 
 from __future__ import annotations

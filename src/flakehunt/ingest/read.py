@@ -88,16 +88,6 @@ def read_head(path: Path, limit: int = 256 * 1024) -> bytes:
     return bytes(out)
 
 
-def iter_chunks(path: Path, *, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
-    """
-    Yield the file's lines in chunks of about `chunk_bytes`, numbered from 1.
-
-    Raises TruncatedInputError after the last complete lines when the compressed stream ends early.
-    """
-    for block in iter_blocks(path, chunk_bytes=chunk_bytes):
-        yield to_chunk(block)
-
-
 @dataclass
 class Block:
     """Raw bytes of whole lines (the last one may lack its newline) and the number of the first."""
@@ -253,5 +243,5 @@ def to_chunk(block: Block) -> Chunk:
 
 
 def lines_from_text(text: str, first_line: int = 1) -> pl.DataFrame:
-    """A `__line`/`__text` frame from text, as iter_chunks would give it."""
+    """A `__line`/`__text` frame from text, as `to_chunk` would give it."""
     return to_chunk(Block(text.encode(), first_line, 0)).lines
