@@ -90,6 +90,9 @@ class Format:
     null_values: tuple[str, ...] = ("-",)
     min_columns: int = 0  # w3c/tsv: shorter lines are rejected (truncated records still parse)
     origin: str = "built-in"  # where the definition came from
+    # detection picks this format only if one sniffed line fills each of these columns (a log
+    # whose request-id field is "-" on every line is as well read by the format without one)
+    detect_needs: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     def provides(self) -> list[str]:
@@ -198,6 +201,9 @@ def format_from_dict(data: dict[str, Any], *, where: str, origin: str = "user") 
         unknown = set(sample.expect) - set(EXCHANGE_SCHEMA)
         if unknown:
             raise fail(f"sample expects unknown column(s) {sorted(unknown)!r}")
+    detect_needs = tuple(head.get("detect_needs", ()))
+    if unknown := set(detect_needs) - set(EXCHANGE_SCHEMA):
+        raise fail(f"detect_needs names unknown column(s) {sorted(unknown)!r}")
     patterns = tuple((v["name"], v["pattern"]) for v in data.get("regex", []))
     if head["file_type"] == "regex" and not patterns:
         raise fail("file_type 'regex' needs at least one [[regex]] with name and pattern")
@@ -223,6 +229,7 @@ def format_from_dict(data: dict[str, Any], *, where: str, origin: str = "user") 
         null_values=tuple(head.get("null_values", ["-"])),
         min_columns=int(head.get("min_columns", 0)),
         origin=origin,
+        detect_needs=detect_needs,
     )
 
 

@@ -14,7 +14,7 @@ import polars as pl
 
 from flakehunt.errors import FlakehuntError
 from flakehunt.formats.loader import Format
-from flakehunt.ingest.parse import TEXT, FileState, parse_chunk
+from flakehunt.ingest.parse import LINE, TEXT, FileState, parse_chunk
 from flakehunt.ingest.read import lines_from_text
 
 SNIFF_LINES = 64
@@ -30,6 +30,22 @@ def parse_lines(
     parsed = parse_chunk(fmt, lines, state or FileState())
     exchanges, bad_time = normalize(fmt, parsed.rows, file_label=file_label)
     return exchanges, pl.concat([parsed.rejects, bad_time], how="vertical_relaxed"), parsed.skipped
+
+
+def kept_lines(fmt: Format, lines: pl.DataFrame) -> tuple[pl.Series, int]:
+    """
+    The numbers of the lines `parse_lines` turns into exchanges, and how many it rejects.
+
+    Parsing and the time are all that decide it, so this skips the rest of normalizing: the
+    detection order parses every format's samples with every format, in each run.
+    """
+    from flakehunt.ingest.normalize import timestamp
+
+    parsed = parse_chunk(fmt, lines, FileState())
+    present = set(parsed.rows.columns) - {LINE}
+    timed = parsed.rows.select(LINE, timestamp(fmt, present).is_not_null().alias("__ok"))
+    kept = timed.filter("__ok")[LINE]
+    return kept, parsed.rejects.height + timed.height - kept.len()
 
 
 def parse_sample_text(fmt: Format, header: str, line: str) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -63,15 +79,23 @@ def _parsed_lines(fmt: Format, header: str, lines: list[str]) -> set[int]:
     """Indexes of `lines` that `fmt` turns into exchanges, each line read on its own."""
     offset = header.count("\n") + 1 if header else 0
     text = "\n".join([header, *lines] if header else lines)
-    exchanges, _, _ = parse_lines(fmt, lines_from_text(text))
-    return {line - 1 - offset for line in exchanges["line"].to_list()}
+    kept, _ = kept_lines(fmt, lines_from_text(text))
+    return {line - 1 - offset for line in kept.to_list()}
 
 
 def score(fmt: Format, lines: pl.DataFrame) -> float:
-    """Share of the non-blank, non-comment lines `fmt` turns into exchanges."""
-    exchanges, rejects, _ = parse_lines(fmt, lines)
-    tried = exchanges.height + rejects.height
-    return exchanges.height / tried if tried else 0.0
+    """Share of the non-blank, non-comment lines `fmt` turns into exchanges (0 when a column the
+    format's `detect_needs` names stays empty on every line)."""
+    if fmt.detect_needs:
+        exchanges, rejects, _ = parse_lines(fmt, lines)
+        if any(exchanges[column].null_count() == exchanges.height for column in fmt.detect_needs):
+            return 0.0
+        kept, rejected = exchanges.height, rejects.height
+    else:
+        kept_numbers, rejected = kept_lines(fmt, lines)
+        kept = kept_numbers.len()
+    tried = kept + rejected
+    return kept / tried if tried else 0.0
 
 
 def detect_format(lines: pl.DataFrame, formats: Mapping[str, Format], *, label: str) -> Format:

@@ -16,13 +16,18 @@ import os
 import shutil
 import sys
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from flakehunt import store
@@ -30,6 +35,7 @@ from flakehunt.case import Case, record
 from flakehunt.errors import FlakehuntError
 from flakehunt.formats.loader import Format, load_formats
 from flakehunt.ingest import custom
+from flakehunt.ingest.blocks import Piece, plan_block
 from flakehunt.ingest.detect import detect_format
 from flakehunt.ingest.normalize import normalize
 from flakehunt.ingest.parse import LINE, TEXT, FileState, parse_chunk
@@ -37,7 +43,7 @@ from flakehunt.ingest.read import (
     MAX_LINE_BYTES,
     TruncatedInputError,
     file_digest,
-    iter_chunks,
+    iter_blocks,
     lines_from_text,
     read_head,
 )
@@ -45,6 +51,7 @@ from flakehunt.schema import EXCHANGE_SCHEMA, REJECT_SCHEMA, conform
 
 ProgressFn = Callable[[str, int, int], None]
 REJECTS = "rejects"
+_WORKERS = 2  # blocks parsed at once
 JSON_DOCUMENT_LIMIT = 512 * 1024 * 1024
 
 
@@ -335,15 +342,16 @@ def _ingest_file(
     result = FileResult(label, fmt.name)
     state = FileState()
     total = path.stat().st_size
-    with _PartWriter(case, part_id) as writer:
+    finish = partial(_finish, fmt, label, result, window, geoip_dir, notes)
+    with _PartWriter(case, part_id) as writer, _InOrder(workers=_WORKERS, ahead=_WORKERS) as jobs:
         try:
-            for chunk in iter_chunks(path):
-                _process(
-                    fmt, chunk.lines, chunk.too_long, state, label, result, writer, window, geoip_dir, notes
-                )
+            for block in iter_blocks(path):
+                for job in plan_block(fmt, block, state):
+                    jobs.submit(partial(_prepare, fmt, job, label), partial(finish, writer))
                 if on_progress:
-                    on_progress(label, chunk.bytes_read, total)
+                    on_progress(label, block.bytes_read, total)
         except TruncatedInputError as exc:
+            jobs.drain()
             line = result.lines + 1
             writer.rejects(
                 pl.DataFrame(
@@ -357,16 +365,24 @@ def _ingest_file(
     return result
 
 
-def _process(fmt, lines, too_long, state, label, result, writer, window, geoip_dir, notes) -> None:
-    result.lines += lines.height + too_long.height
-    parsed = parse_chunk(fmt, lines, state)
+def _prepare(fmt: Format, job: Callable[[], Piece], label: str) -> tuple[Piece, pl.DataFrame, pl.DataFrame]:
+    """Parse and normalize one piece (on a worker thread): the piece, its exchanges and rejects."""
+    piece = job()
+    parsed = piece.parsed
     exchanges, bad_time = normalize(fmt, parsed.rows, file_label=label)
     if bad_time.height:
-        bad_time = bad_time.drop(TEXT).join(lines, on=LINE, how="left")
+        bad_time = bad_time.drop(TEXT).join(piece.lines(), on=LINE, how="left")
     rejects = pl.concat(
-        [too_long, parsed.rejects, bad_time.select(LINE, "reason", TEXT)], how="vertical_relaxed"
+        [piece.too_long, parsed.rejects, bad_time.select(LINE, "reason", TEXT)], how="vertical_relaxed"
     )
-    result.skipped += parsed.skipped
+    return piece, exchanges, rejects
+
+
+def _finish(fmt, label, result, window, geoip_dir, notes, writer, prepared) -> None:
+    """Count, filter, enrich and write one prepared piece (on the caller's thread, in file order)."""
+    piece, exchanges, rejects = prepared
+    result.lines += piece.line_count
+    result.skipped += piece.parsed.skipped
     result.rejected += rejects.height
     before = exchanges.height
     exchanges = _filter(exchanges, window)
@@ -375,6 +391,44 @@ def _process(fmt, lines, too_long, state, label, result, writer, window, geoip_d
     result.kept += exchanges.height
     writer.exchanges(exchanges)
     writer.rejects(rejects, label, fmt.name)
+
+
+class _InOrder:
+    """
+    Run jobs on worker threads and hand each result to its callback on this thread, in the
+    order the jobs were submitted, with at most `ahead` results waiting.
+
+    Parsing (polars, numpy) releases the GIL for its heavy work, so two blocks in flight keep
+    both cores of a small machine busy where one block at a time leaves gaps.
+    """
+
+    def __init__(self, *, workers: int, ahead: int) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="flakehunt-parse")
+        self._queue: deque[tuple[Future, Callable]] = deque()
+        self._ahead = ahead
+
+    def __enter__(self) -> _InOrder:
+        return self
+
+    def submit(self, job: Callable, then: Callable) -> None:
+        self._queue.append((self._pool.submit(job), then))
+        while len(self._queue) > self._ahead:
+            self._next()
+
+    def drain(self) -> None:
+        while self._queue:
+            self._next()
+
+    def _next(self) -> None:
+        future, then = self._queue.popleft()
+        then(future.result())
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self.drain()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _filter(frame: pl.DataFrame, window) -> pl.DataFrame:
@@ -481,31 +535,48 @@ def _ingest_records(document, path, label, *, case, formats, forced, part_id, wi
     lines = lines_from_text(text)
     fmt = forced or detect_format(lines.head(64), formats, label=label)
     result = FileResult(label, fmt.name)
-    empty = lines.head(0).select(LINE, pl.lit("").alias("reason"), TEXT)
+    too_long = lines.head(0).select(LINE, pl.lit("").alias("reason"), TEXT)
+    piece = Piece(parse_chunk(fmt, lines, FileState()), too_long, lines.height, lambda: lines)
     with _PartWriter(case, part_id) as writer:
-        _process(fmt, lines, empty, FileState(), label, result, writer, window, geoip_dir, notes)
+        prepared = _prepare(fmt, lambda: piece, label)
+        _finish(fmt, label, result, window, geoip_dir, notes, writer, prepared)
     return result
 
 
 class _PartWriter:
-    """Stream chunks into temporary Parquet files; rename into place only when all went well."""
+    """
+    Stream chunks into temporary Parquet files; rename into place only when all went well.
+
+    Arrow conversion and Parquet encoding run on one background thread while the caller parses
+    the next block (both release the GIL for their heavy work). At most `_PENDING` frames wait
+    for it, so memory stays bounded; an error in the thread surfaces at the next write or at exit.
+    """
+
+    _PENDING = 2
 
     def __init__(self, case: Case, part_id: str) -> None:
         self.targets = {name: store.part_path(case, name, part_id) for name in (store.EXCHANGES, REJECTS)}
         self.writers: dict[str, pq.ParquetWriter] = {}
         self.tmps: dict[str, Path] = {}
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flakehunt-parquet")
+        self._pending: deque[Future] = deque()
 
     def __enter__(self) -> _PartWriter:
         return self
 
     def _write(self, name: str, frame: pl.DataFrame) -> None:
-        table = store._to_arrow(frame)  # vendor as Parquet map<string,string>, as store.write_part does
+        while len(self._pending) >= self._PENDING:
+            self._pending.popleft().result()
+        self._pending.append(self._pool.submit(self._write_now, name, frame))
+
+    def _write_now(self, name: str, frame: pl.DataFrame) -> None:
+        table = arrow_table(frame)
         if name not in self.writers:
             target = self.targets[name]
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
             self.tmps[name] = tmp
-            self.writers[name] = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+            self.writers[name] = pq.ParquetWriter(tmp, table.schema, **parquet_options(table.schema))
         self.writers[name].write_table(table)
 
     def exchanges(self, frame: pl.DataFrame) -> None:
@@ -529,17 +600,76 @@ class _PartWriter:
             self._write(REJECTS, conform(frame, REJECT_SCHEMA))
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        for writer in self.writers.values():
-            writer.close()
+        done = exc_type is None
         try:
-            if exc_type is None:
-                # rejects first: the exchanges part is the marker that the file is done
-                for name in (REJECTS, store.EXCHANGES):
-                    if name in self.tmps:
-                        os.replace(self.tmps[name], self.targets[name])
+            while done and self._pending:
+                self._pending.popleft().result()
+        except BaseException:
+            done = False
+            raise
         finally:
-            for tmp in self.tmps.values():
-                tmp.unlink(missing_ok=True)
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            for writer in self.writers.values():
+                writer.close()
+            try:
+                if done:
+                    # rejects first: the exchanges part is the marker that the file is done
+                    for name in (REJECTS, store.EXCHANGES):
+                        if name in self.tmps:
+                            os.replace(self.tmps[name], self.targets[name])
+            finally:
+                for tmp in self.tmps.values():
+                    tmp.unlink(missing_ok=True)
+
+
+# Dictionary encoding pays for repeated values and costs a hash per value: not for ids, times and
+# numbers that rarely repeat. Min/max statistics pay for the columns queries filter on.
+_NO_DICTIONARY = {
+    "request_id", "ts", "line", "text", "bytes_sent", "content_length", "time_taken_ms", "ttfb_ms",
+    "vendor.key_value.value",
+}  # fmt: skip
+_STATISTICS = {
+    "ts", "source", "format", "status", "cache_status", "edge_pop", "host", "method", "scheme", "file",
+    "line", "run_id", "geo_country", "asn", "pop_country", "ua_family", "device_class",
+}  # fmt: skip
+
+
+def parquet_options(schema: pa.Schema) -> dict:
+    """
+    How ingest writes Parquet: zstd (pyarrow's default level), dictionaries and statistics where they pay.
+
+    On a CloudFront log this writes a tenth less than the defaults in a third less time; the
+    `vendor` map keeps a dictionary for its keys only, and no statistics.
+    """
+    leaves = [
+        f"{field.name}.key_value.{part}" if pa.types.is_map(field.type) else field.name
+        for field in schema
+        for part in (("key", "value") if pa.types.is_map(field.type) else ("",))
+    ]
+    return {
+        "compression": "zstd",
+        "use_dictionary": [leaf for leaf in leaves if leaf not in _NO_DICTIONARY],
+        "write_statistics": [leaf for leaf in leaves if leaf in _STATISTICS],
+    }
+
+
+def arrow_table(frame: pl.DataFrame) -> pa.Table:
+    """
+    `frame` as an Arrow table for Parquet: strings as views (no copy), `vendor` as map<string, string>.
+
+    The same Parquet as `store.write_part` writes, without copying every string first.
+    """
+    table = frame.drop("vendor", strict=False).to_arrow(compat_level=pl.CompatLevel.newest())
+    if "vendor" not in frame.columns:
+        return table
+    items = frame["vendor"].to_arrow(compat_level=pl.CompatLevel.newest())
+    if isinstance(items, pa.ChunkedArray):
+        items = items.combine_chunks()
+    offsets = np.asarray(items.offsets)
+    offsets = pa.array((offsets - offsets[0]).astype(np.int32))
+    key, value = (child.cast(pa.string()) for child in items.flatten().flatten())
+    vendor = pa.MapArray.from_arrays(offsets, key, value, mask=items.is_null())
+    return table.add_column(frame.columns.index("vendor"), "vendor", vendor)
 
 
 def scan_rejects(case: Case) -> pl.LazyFrame:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
+import os
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +18,7 @@ import polars as pl
 from flakehunt.errors import FlakehuntError
 from flakehunt.ingest.parse import LINE, TEXT
 
-CHUNK_BYTES = 32 * 1024 * 1024
+CHUNK_BYTES = 16 * 1024 * 1024  # two in flight keep 2 cores busy; bigger blocks cost page faults, not speed
 MAX_LINE_BYTES = 1024 * 1024
 _GZIP = b"\x1f\x8b"
 _ZSTD = b"\x28\xb5\x2f\xfd"
@@ -88,66 +88,138 @@ def read_head(path: Path, limit: int = 256 * 1024) -> bytes:
     return bytes(out)
 
 
-def iter_chunks(path: Path, *, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
-    """
-    Yield the file's lines in chunks of about `chunk_bytes`, numbered from 1.
+@dataclass
+class Block:
+    """Raw bytes of whole lines (the last one may lack its newline) and the number of the first."""
 
-    Raises TruncatedInputError after the last complete lines when the compressed stream ends early.
+    data: bytes
+    first_line: int
+    bytes_read: int  # compressed bytes consumed so far, for progress
+    lines: int | None = None  # the line count, when the caller already knows it
+
+    @property
+    def line_count(self) -> int:
+        if self.lines is None:
+            self.lines = count_lines(self.data)
+        return self.lines
+
+
+def count_lines(data: bytes) -> int:
+    """Lines in `data` as `to_chunk` numbers them: a last line without its newline still counts."""
+    if not data:
+        return 0
+    return data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+
+
+def iter_blocks(path: Path, *, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Block]:
     """
+    Yield the file's bytes in blocks of whole lines, about `chunk_bytes` each, decompressed.
+
+    A byte-order mark at the start is dropped. Raises TruncatedInputError after the last complete
+    lines when the compressed stream ends early.
+    """
+    if compression(path) is None:
+        yield from _plain_blocks(path, chunk_bytes)
+        return
     stream, raw = open_decompressed(path)
     line_no = 1
     pending = b""
     first = True
     try:
         while True:
-            block, broken = _read_block(stream, chunk_bytes, path)
-            if first and block.startswith(b"\xef\xbb\xbf"):
-                block = block[3:]
-            first = False
-            if not block or broken:
-                data = pending + block
+            pieces, broken = _read_pieces(stream, chunk_bytes, path)
+            if first and pieces:
+                pieces = [b"".join(pieces).removeprefix(b"\xef\xbb\xbf")]
+                first = False
+            if not pieces or broken:
+                data = b"".join([pending, *pieces])
                 if data:
-                    yield _chunk(data, line_no, raw)
+                    yield Block(data, line_no, raw.tell())
                 if broken:
                     raise TruncatedInputError(broken)
                 return
-            data = pending + block
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                pending = data
+            last = next((i for i in range(len(pieces) - 1, -1, -1) if b"\n" in pieces[i]), None)
+            if last is None:
+                pending = b"".join([pending, *pieces])
                 continue
-            pending = data[cut + 1 :]
-            chunk = _chunk(data[: cut + 1], line_no, raw)
-            line_no += chunk.lines.height + chunk.too_long.height
-            yield chunk
+            cut = pieces[last].rfind(b"\n") + 1
+            # one copy of the block's bytes: the line cut at its end moves on to the next block
+            out = Block(b"".join([pending, *pieces[:last], pieces[last][:cut]]), line_no, raw.tell())
+            pending = b"".join([pieces[last][cut:], *pieces[last + 1 :]])
+            line_no += out.line_count
+            yield out
     finally:
         stream.close()
         raw.close()
 
 
-def _read_block(stream: BinaryIO, size: int, path: Path) -> tuple[bytes, str]:
-    """Up to `size` bytes, read in pieces so a broken stream still gives what came before."""
-    out = bytearray()
+def _plain_blocks(path: Path, chunk_bytes: int) -> Iterator[Block]:
+    """Blocks of an uncompressed file, each read with one copy: the cut is found before reading."""
+    with path.open("rb") as handle:
+        fd = handle.fileno()
+        size = os.fstat(fd).st_size
+        position = 3 if os.pread(fd, 3, 0) == b"\xef\xbb\xbf" else 0
+        line_no = 1
+        while position < size:
+            end = _line_end(fd, position, min(position + chunk_bytes, size), size)
+            try:
+                data = os.pread(fd, end - position, position)
+            except OSError as exc:
+                raise FlakehuntError(f"cannot read {str(path)!r}: {exc}") from None
+            block = Block(data, line_no, end)
+            position = end
+            yield block
+            line_no += block.line_count
+
+
+def _line_end(fd: int, start: int, end: int, size: int, window: int = 64 * 1024) -> int:
+    """Where the block from `start` should end: after its last newline before `end`, or after the
+    first newline past it when a line runs on, or at the end of the file."""
+    if end >= size:
+        return size
+    look = end
+    while look > start:
+        begin = max(start, look - window)
+        found = os.pread(fd, look - begin, begin).rfind(b"\n")
+        if found >= 0:
+            return begin + found + 1
+        look = begin
+    look = end
+    while look < size:
+        piece = os.pread(fd, window, look)
+        found = piece.find(b"\n")
+        if found >= 0:
+            return look + found + 1
+        look += len(piece)
+    return size
+
+
+def _read_pieces(stream: BinaryIO, size: int, path: Path) -> tuple[list[bytes], str]:
+    """About `size` bytes in pieces, read so that a broken stream still gives what came before."""
+    pieces: list[bytes] = []
+    got = 0
     read = getattr(stream, "read1", stream.read)  # read1: what a broken stream decoded so far is not lost
-    while len(out) < size:
+    while got < size:
         try:
-            piece = read(min(1024 * 1024, size - len(out)))
+            piece = read(min(4 * 1024 * 1024, size - got))
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-            return bytes(out), str(exc) or "compressed stream ends early"
+            return pieces, str(exc) or "compressed stream ends early"
         except OSError as exc:
             raise FlakehuntError(f"cannot read {str(path)!r}: {exc}") from None
         except Exception as exc:
             if type(exc).__name__ != "ZstdError":
                 raise
-            return bytes(out), str(exc)
+            return pieces, str(exc)
         if not piece:
             break
-        out += piece
-    return bytes(out), ""
+        pieces.append(piece)
+        got += len(piece)
+    return pieces, ""
 
 
-def _chunk(data: bytes, first_line: int, raw: BinaryIO) -> Chunk:
-    text = data.decode("utf-8", errors="replace")
+def to_chunk(block: Block) -> Chunk:
+    """The block's lines as a `__line`/`__text` frame, over-long lines set apart as rejects."""
+    text = block.data.decode("utf-8", errors="replace")
     if text.endswith("\n"):
         text = text[:-1]
     lines = (
@@ -156,7 +228,7 @@ def _chunk(data: bytes, first_line: int, raw: BinaryIO) -> Chunk:
         .explode()
         .str.strip_suffix("\r")
         .to_frame()
-        .with_row_index(LINE, offset=first_line)
+        .with_row_index(LINE, offset=block.first_line)
         .with_columns(pl.col(LINE).cast(pl.Int64))
     )
     long = pl.col(TEXT).str.len_bytes() > MAX_LINE_BYTES
@@ -167,10 +239,9 @@ def _chunk(data: bytes, first_line: int, raw: BinaryIO) -> Chunk:
         ).alias("reason"),
         pl.col(TEXT).str.slice(0, 200),
     )
-    return Chunk(lines.filter(~long), too_long, raw.tell())
+    return Chunk(lines.filter(~long), too_long, block.bytes_read)
 
 
 def lines_from_text(text: str, first_line: int = 1) -> pl.DataFrame:
-    """A `__line`/`__text` frame from text, as iter_chunks would give it."""
-    data = text.encode()
-    return _chunk(data, first_line, io.BytesIO()).lines
+    """A `__line`/`__text` frame from text, as `to_chunk` would give it."""
+    return to_chunk(Block(text.encode(), first_line, 0)).lines
