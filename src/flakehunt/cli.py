@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover
     from click import exceptions as click_exceptions
 
 from flakehunt.console import err, out, progress_to_stderr
-from flakehunt.errors import ExitCode, FlakehuntError, NotImplementedYetError
+from flakehunt.errors import ExitCode, FlakehuntError
 
 
 class _OneLineErrors(TyperGroup):
@@ -120,11 +120,6 @@ ReadStoreOption = Annotated[
         show_default=False,
     ),
 ]
-
-
-def _not_yet(command: str, issue: int) -> None:
-    with user_errors():
-        raise NotImplementedYetError(f"'flakehunt {command}' is not implemented yet (issue #{issue})")
 
 
 # -- investigation ------------------------------------------------------------------------------

@@ -19,10 +19,6 @@ class FlakehuntError(Exception):
     exit_code = ExitCode.BAD_INPUT
 
 
-class NotImplementedYetError(FlakehuntError):
-    """Raised by a command whose issue has not been built yet."""
-
-
 class MissingEnvironmentError(FlakehuntError):
     """A browser, database or file flakehunt needs is not installed."""
 
