@@ -8,6 +8,7 @@ files it already has, and the reports are rewritten from everything the case hol
 from __future__ import annotations
 
 import copy
+import glob
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -143,6 +144,17 @@ class InvestigationResult:
         return Group(*lines)
 
 
+def _check_paths(paths: Sequence[str]) -> None:
+    for path in paths:
+        if path == "-":
+            continue
+        if glob.has_magic(path):
+            if not glob.glob(path):
+                raise FlakehuntError(f"no file matches {path!r}")
+        elif not Path(path).exists():
+            raise FlakehuntError(f"no file or folder {path!r}")
+
+
 def _check_resolves(host: str) -> None:
     try:
         socket.getaddrinfo(host, None)
@@ -224,13 +236,16 @@ def investigate(
         missing (exit 3).
     """
     step = on_step or (lambda _message: None)
+    # Every mistake we can see up front fails before any work starts.
     host = urlsplit(url).hostname
     if not urlsplit(url).scheme.startswith("http") or not host:
         raise FlakehuntError(f"URL {url!r} is not an http(s) address")
-    if probe and not edge_ips:
-        _check_resolves(host)
     customer = customer or Customer()
     config, notes = customer.probe_configuration()
+    _check_paths([*logs, *har])
+    probe_spec = probe_spec_for(url, spec, config) if probe else None
+    if probe and not edge_ips:
+        _check_resolves(host)
     case.update_settings(
         reported={
             **case.settings().get("reported", {}),
@@ -260,7 +275,6 @@ def investigate(
     if probe:
         from flakehunt.probe import run_probe
 
-        probe_spec = probe_spec_for(url, spec, config)
         step(f"probing {url} with spec {probe_spec.name!r} through every edge")
         probe_result = run_probe(
             probe_spec,
