@@ -34,12 +34,14 @@ from flakehunt.probe.checks import (
 from flakehunt.probe.edges import cache_status, edge_pop, request_id
 from flakehunt.probe.profiles import NETWORK_PROFILES, place_coordinates
 from flakehunt.probe.results import FailedCheck, RunRecord
+from flakehunt.probe.scrub import Scrubber
 from flakehunt.probe.spec import ProbeSpec, Step
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Page, Playwright
 
 ProgressFn = Callable[[str, int, int], None]
+RecordFn = Callable[[RunRecord, list[dict[str, Any]]], None]
 
 # Messages Playwright gives when the browser itself went away or this machine's DNS failed:
 # the tool's failures, not the site's.
@@ -119,10 +121,19 @@ class BrowserPool:
 
 
 class Runner:
-    def __init__(self, settings: RunnerSettings, playwright: Playwright, plans: list[RunPlan]) -> None:
+    def __init__(
+        self,
+        settings: RunnerSettings,
+        playwright: Playwright,
+        plans: list[RunPlan],
+        *,
+        on_record: RecordFn | None = None,
+    ) -> None:
         self.s = settings
         self.playwright = playwright
         self.plans = plans
+        self.on_record = on_record
+        self.scrub = Scrubber(settings.secrets)
         remaining: dict[tuple, int] = {}
         for plan in plans:
             remaining[plan.browser_key] = remaining.get(plan.browser_key, 0) + 1
@@ -147,8 +158,11 @@ class Runner:
                     await self.pool.done(plan.browser_key)
                     return
                 record, exchanges = await self._run_with_retries(plan)
+                record, exchanges = self.scrub.value(record), self.scrub.value(exchanges)
                 self.records.append(record)
                 self.exchanges.extend(exchanges)
+                if self.on_record:
+                    self.on_record(record, exchanges)
                 await self.pool.done(plan.browser_key)
                 if on_progress:
                     failures = sum(r.outcome == "fail" for r in self.records)
@@ -217,15 +231,21 @@ class Runner:
                 keep = True
                 screenshot = self.s.artifacts_dir / "screenshots" / f"{plan.run_id}.png"
                 screenshot.parent.mkdir(parents=True, exist_ok=True)
-                await page.screenshot(path=str(screenshot), timeout=5000)
+                # Fields filled from secrets are painted over: a text field would show the value.
+                mask = [
+                    page.locator(step.args["selector"]) for step in self.s.spec.steps if "secret" in step.args
+                ]
+                await page.screenshot(path=str(screenshot), timeout=5000, mask=mask)
         except Exception as exc:
             if not browser.is_connected() or _is_tool_failure(exc):
                 raise _ToolFailure(_first_line(exc)) from exc
             raise
         finally:
             with contextlib.suppress(Exception):
-                await context.close()
-            if not keep:
+                await context.close()  # writes the HAR
+            if keep:
+                self.scrub.file(har_path)
+            else:
                 har_path.unlink(missing_ok=True)
         pops = [p for s in seen.requests if (p := edge_pop(s.headers))]
         record = RunRecord(
@@ -335,6 +355,8 @@ class Runner:
         page.on("requestfailed", on_failed)
         page.on("console", on_console)
         page.on("pageerror", lambda error: seen.page_errors.append(str(error)[:500]))
+        page.on("crash", lambda _page: seen.mark_gone("crashed"))
+        page.on("close", lambda _page: seen.mark_gone("closed"))
 
     # -- steps and checks ----------------------------------------------------------------------
 
@@ -394,11 +416,20 @@ class Runner:
                 await page.wait_for_load_state("networkidle", timeout=timeout)
 
     async def _settle(self, seen: Observation) -> None:
+        """
+        Wait until every request check is met or its `within_ms` has passed.
+
+        The wait ends early only when the page can no longer make a request at all: it crashed
+        or was closed. A page that merely looks idle can still make it (a timer, a promise
+        settled by a browser API, a message, an animation ending), and nothing a harness can
+        observe from outside proves otherwise, so an idle page is waited for, to the bound.
+        """
         checks = list(self.s.spec.checks)
         deadline = request_check_deadline(checks)
-        while pending_requests(checks, seen) and seen.elapsed_ms() < deadline:
+        while pending_requests(checks, seen) and seen.elapsed_ms() < deadline and not seen.gone:
             await asyncio.sleep(0.05)
-        await asyncio.sleep(self.s.spec.settle_ms / 1000)
+        if not seen.gone:
+            await asyncio.sleep(self.s.spec.settle_ms / 1000)
 
     async def _timings(self, page: Page, seen: Observation) -> None:
         entry = await page.evaluate(
@@ -537,5 +568,24 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+MAX_DEFAULT_CONCURRENCY = 16
+
+
 def default_concurrency() -> int:
-    return os.cpu_count() or 2
+    """
+    Runs at a time when none is asked for: two per usable CPU core, at most 16.
+
+    A probe run spends most of its time waiting, not computing: on the network, on the page's
+    own timers, and on a request check's `within_ms` when the request never comes (a stale
+    edge's runs wait that long every time). Waiting costs no CPU, so one run per core leaves
+    the cores idle; two per core overlaps one run's waiting with another's rendering. The cap
+    bounds memory (each run holds a browser context) and the load put on the site.
+
+    >>> 2 <= default_concurrency() <= MAX_DEFAULT_CONCURRENCY
+    True
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))  # the cores this process may use, not the machine's
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(2, min(2 * cores, MAX_DEFAULT_CONCURRENCY))
