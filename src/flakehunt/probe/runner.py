@@ -30,6 +30,7 @@ from flakehunt.probe.checks import (
     evaluate_check,
     pending_requests,
     request_check_deadline,
+    url_matches,
 )
 from flakehunt.probe.edges import cache_status, edge_pop, request_id
 from flakehunt.probe.profiles import NETWORK_PROFILES, place_coordinates
@@ -79,6 +80,7 @@ class RunnerSettings:
     budget_seconds: float | None
     artifacts_dir: Path
     max_artifacts: int = 20
+    loading: int = 0  # pages loading at once (0: one per core, at most `concurrency`)
     origin_values: dict[str, str | None] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
 
@@ -138,6 +140,7 @@ class Runner:
         for plan in plans:
             remaining[plan.browser_key] = remaining.get(plan.browser_key, 0) + 1
         self.pool = BrowserPool(playwright, settings.host, remaining)
+        self._loading = asyncio.Semaphore(settings.loading or min(settings.concurrency, usable_cores()))
         self.records: list[RunRecord] = []
         self.exchanges: list[dict[str, Any]] = []
         self.budget_exhausted = False
@@ -195,6 +198,11 @@ class Runner:
         raise AssertionError("unreachable")
 
     async def _run_once(self, plan: RunPlan) -> tuple[RunRecord, list[dict[str, Any]]]:
+        async with _Holding(self._loading) as loading:
+            return await self._run_loading(plan, loading)
+
+    async def _run_loading(self, plan: RunPlan, loading: _Holding) -> tuple[RunRecord, list[dict[str, Any]]]:
+        """One run; `loading` is held while the browser starts and the steps load pages."""
         config = plan.config
         browser = await self.pool.get(plan.browser_key)
         unsupported: list[str] = []
@@ -212,9 +220,10 @@ class Runner:
             await self._route(context, config, seen)
             await self._throttle(context, page, config, unsupported)
             if config["cache"] == "warm":
-                await self._steps(page)  # prime the browser cache; only the second visit counts
+                await self._steps(page, seen)  # prime the browser cache; only the second visit counts
                 seen.restart()
             failed = await self._steps_as_checks(page, seen)
+            loading.release()  # from here the run mostly waits: let another page load meanwhile
             await self._settle(seen)
             await self._timings(page, seen)
             if not failed:
@@ -360,10 +369,10 @@ class Runner:
 
     # -- steps and checks ----------------------------------------------------------------------
 
-    async def _steps(self, page: Page) -> None:
+    async def _steps(self, page: Page, seen: Observation) -> None:
         steps = self.s.spec.steps or (Step("goto", {}),)
         for step in steps:
-            await self._step(page, step)
+            await self._step(page, step, seen)
 
     async def _steps_as_checks(self, page: Page, seen: Observation) -> list[FailedCheck]:
         """Run the steps; a step the site makes impossible (timeout, refused) is a failed check."""
@@ -372,7 +381,7 @@ class Runner:
         steps = self.s.spec.steps or (Step("goto", {}),)
         for index, step in enumerate(steps):
             try:
-                await self._step(page, step)
+                await self._step(page, step, seen)
             except PlaywrightError as exc:
                 if _is_tool_failure(exc):
                     raise
@@ -381,7 +390,7 @@ class Runner:
                 return [FailedCheck(name.strip(), "completes", _first_line(exc)[:300])]
         return []
 
-    async def _step(self, page: Page, step: Step) -> None:
+    async def _step(self, page: Page, step: Step, seen: Observation) -> None:
         timeout = self.s.spec.timeout_ms
         args = step.args
         if step.action == "goto":
@@ -406,9 +415,9 @@ class Runner:
         elif step.action == "wait_for":
             if "selector" in args:
                 await page.wait_for_selector(args["selector"], timeout=timeout)
-            if "request" in args:
-                from flakehunt.probe.checks import url_matches
-
+            # A request made already (say, while the click before navigated) counts: the page
+            # may well have made it before this step began to listen.
+            if "request" in args and not any(url_matches(args["request"], s.url) for s in seen.requests):
                 await page.wait_for_event(
                     "request", lambda r: url_matches(args["request"], r.url), timeout=timeout
                 )
@@ -461,32 +470,20 @@ class Runner:
             return self._verified[key]
         probe = await page.evaluate(
             """async (wantGeo) => {
-                const result = {ua: navigator.userAgent, width: window.innerWidth,
-                  lang: navigator.language, tz: Intl.DateTimeFormat().resolvedOptions().timeZone, geo: null};
-                if (wantGeo) {
+                const result = {ua: navigator.userAgent, screen: screen.width, dpr: window.devicePixelRatio,
+                  touch: navigator.maxTouchPoints, width: window.innerWidth,
+                  metaViewport: !!document.querySelector('meta[name=viewport]'),
+                  lang: navigator.language, tz: Intl.DateTimeFormat().resolvedOptions().timeZone,
+                  secure: window.isSecureContext, geo: null};
+                if (wantGeo && result.secure) {
                   result.geo = await new Promise(done => navigator.geolocation.getCurrentPosition(
-                    p => done([p.coords.latitude, p.coords.longitude]), () => done(null), {timeout: 2000}));
+                    p => done([p.coords.latitude, p.coords.longitude]), () => done(null), {timeout: 5000}));
                 }
                 return result;
             }""",
             bool(config["geolocation"]),
         )
-        missing = []
-        if config["device"]:
-            viewport = options.get("viewport") or {}
-            if probe["ua"] != options.get("user_agent") or probe["width"] != viewport.get("width"):
-                missing.append("device")
-        if config["locale"] and probe["lang"] != config["locale"]:
-            missing.append("locale")
-        if config["timezone"] and probe["tz"] != config["timezone"]:
-            missing.append("timezone")
-        if config["geolocation"]:
-            want = options["geolocation"]
-            got = probe["geo"]
-            if not got or abs(got[0] - want["latitude"]) > 0.01 or abs(got[1] - want["longitude"]) > 0.01:
-                missing.append("geolocation")
-        self._verified[key] = missing
-        return missing
+        return self._verified.setdefault(key, _not_applied(probe, config, options))
 
     # -- exchanges -----------------------------------------------------------------------------
 
@@ -550,6 +547,67 @@ class Runner:
         return rows
 
 
+def _not_applied(probe: dict[str, Any], config: dict[str, Any], options: dict[str, Any]) -> list[str]:
+    """
+    The requested dimensions (or parts of a device) the page did not see, from its own view.
+
+    A device is its user agent, screen width and pixel ratio, plus touch (`device.touch`) and
+    the mobile layout viewport (`device.mobile`); Firefox applies the first three but not the
+    last two (Playwright: "isMobile ... is not supported in Firefox").
+    """
+    missing = []
+    if config["device"]:
+        viewport = options.get("viewport") or {}
+        if (
+            probe["ua"] != options.get("user_agent")
+            or probe["screen"] != viewport.get("width")
+            or abs(probe["dpr"] - options.get("device_scale_factor", 1)) > 0.01
+        ):
+            missing.append("device")
+        if options.get("has_touch") and not probe["touch"]:
+            missing.append("device.touch")
+        if options.get("is_mobile"):
+            # Without a <meta name=viewport>, a mobile browser lays the page out wider than its
+            # screen (980 px); with one, the page cannot tell, so trust Playwright's documentation.
+            measurable = not probe["metaViewport"]
+            if (measurable and probe["width"] <= probe["screen"]) or (
+                not measurable and config["browser"] == "firefox"
+            ):
+                missing.append("device.mobile")
+    if config["locale"] and probe["lang"] != config["locale"]:
+        missing.append("locale")
+    if config["timezone"] and probe["tz"] != config["timezone"]:
+        missing.append("timezone")
+    # Geolocation is for secure contexts only (https or loopback): on a plain-http page no browser
+    # gives the page a position, which is what the customer's browser does too, not a limitation.
+    if config["geolocation"] and probe["secure"]:
+        want, got = options["geolocation"], probe["geo"]
+        if not got or abs(got[0] - want["latitude"]) > 0.01 or abs(got[1] - want["longitude"]) > 0.01:
+            missing.append("geolocation")
+    return missing
+
+
+class _Holding:
+    """Hold a semaphore for a block, with the option to give it back before the block ends."""
+
+    def __init__(self, semaphore: asyncio.Semaphore) -> None:
+        self.semaphore = semaphore
+        self.held = False
+
+    async def __aenter__(self) -> _Holding:
+        await self.semaphore.acquire()
+        self.held = True
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release()
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self.semaphore.release()
+
+
 def _is_mobile(playwright: Playwright, device: str | None) -> bool:
     return bool(device and playwright.devices[device].get("is_mobile"))
 
@@ -571,21 +629,28 @@ def _first_line(exc: BaseException) -> str:
 MAX_DEFAULT_CONCURRENCY = 16
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity), not the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def default_concurrency() -> int:
     """
-    Runs at a time when none is asked for: two per usable CPU core, at most 16.
+    Runs in flight when none is asked for: two per usable CPU core, at most 16.
 
-    A probe run spends most of its time waiting, not computing: on the network, on the page's
-    own timers, and on a request check's `within_ms` when the request never comes (a stale
-    edge's runs wait that long every time). Waiting costs no CPU, so one run per core leaves
-    the cores idle; two per core overlaps one run's waiting with another's rendering. The cap
-    bounds memory (each run holds a browser context) and the load put on the site.
+    A probe run spends much of its time waiting, not computing: on the network, on the page's
+    own timers, and on a request check's `within_ms` when the request never comes (every run
+    at a stale edge waits that long). Waiting costs no CPU, so one run per core leaves the
+    cores idle while runs wait; two per core overlaps one run's waiting with another's page
+    load. Pages *loading* at once stay at one per core (the runner's loading limit), so the
+    extra runs only overlap waiting and do not slow page loads down, which would turn timing
+    checks (`within_ms`, `load_ms`) into false failures. The cap bounds memory (a run holds a
+    browser context) and the load put on the site.
 
     >>> 2 <= default_concurrency() <= MAX_DEFAULT_CONCURRENCY
     True
     """
-    try:
-        cores = len(os.sched_getaffinity(0))  # the cores this process may use, not the machine's
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(2, min(2 * cores, MAX_DEFAULT_CONCURRENCY))
+    return max(2, min(2 * usable_cores(), MAX_DEFAULT_CONCURRENCY))
