@@ -114,3 +114,38 @@ def test_no_resolver_answering_is_one_clear_error(dns_servers):
 def test_a_resolver_that_is_not_an_address_is_rejected(bad):
     with pytest.raises(FlakehuntError, match=r"--resolver must be an IP address"):
         resolve_edges(HOST, [bad])
+
+
+@pytest.mark.browser
+def test_a_probe_runs_on_every_edge_the_resolvers_name(tmp_path):
+    from flakehunt.case import open_case, read_journal
+    from flakehunt.edgesim import SimWorld
+    from flakehunt.probe import parse_spec, run_probe
+
+    spec = parse_spec(
+        {
+            "url": "http://shop.test/",
+            "steps": [{"goto": "/checkout"}],
+            "checks": [{"request": "/pixel.gif", "within_ms": 5000}],
+            "matrix": {"edge": "all"},
+            "settle_ms": 0,
+        }
+    )
+    case = open_case("T-3", root=tmp_path / "cases")
+    with SimWorld(preset="stale-edge", edges=3) as world:
+        host = world.describe()["host"]
+        ips = {s.pop: s.ip for s in world.specs}
+        servers = [DnsServer({host: [ips["FRA56-C1"]]}), DnsServer({host: [ips["IAD89-P2"]]})]
+        try:
+            result = run_probe(spec, case=case, url=world.site_url, resolvers=[s.address for s in servers])
+        finally:
+            for server in servers:
+                server.close()
+    pops = {run.config["edge"]: run.edge_pop for run in result.runs}
+    assert pops == {ips["FRA56-C1"]: "FRA56-C1", ips["IAD89-P2"]: "IAD89-P2"}  # NRT57-C3 was not named
+    assert [run.outcome for run in result.runs if run.edge_pop == "FRA56-C1"] == ["fail"]
+    journaled = read_journal(case)[-1]["params"]["resolvers"]
+    assert journaled["answers"] == {
+        servers[0].address: [ips["FRA56-C1"]],
+        servers[1].address: [ips["IAD89-P2"]],
+    }
