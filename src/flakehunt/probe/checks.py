@@ -54,6 +54,14 @@ class Observation:
     def elapsed_ms(self) -> float:
         return (time.monotonic() - self.started) * 1000
 
+    def start_clock(self) -> None:
+        """Count `at_ms` from now; requests seen before (none, normally) move back with it."""
+        now = time.monotonic()
+        shift = (now - self.started) * 1000
+        for seen in self.requests:
+            seen.at_ms -= shift
+        self.started = now
+
     def mark_gone(self, why: str) -> None:
         self.gone = self.gone or why
 

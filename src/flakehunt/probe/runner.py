@@ -222,6 +222,7 @@ class Runner:
             if config["cache"] == "warm":
                 await self._steps(page, seen)  # prime the browser cache; only the second visit counts
                 seen.restart()
+            seen.start_clock()  # `within_ms` counts from the first step, not from setting up the page
             failed = await self._steps_as_checks(page, seen)
             loading.release()  # from here the run mostly waits: let another page load meanwhile
             await self._settle(seen)
