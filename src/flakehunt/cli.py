@@ -127,7 +127,7 @@ def probe(
     ] = None,
     case: CaseOption = "",
     repeat: Annotated[int | None, typer.Option(help="Runs per configuration (overrides the spec).")] = None,
-    concurrency: Annotated[int | None, typer.Option(help="Runs at a time (default: 2 per core).")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Runs at a time (default: 4 per core).")] = None,
     budget_seconds: Annotated[float | None, typer.Option(help="Stop starting runs after this long.")] = None,
     url: Annotated[str | None, typer.Option(help="Probe this site instead of the spec's url.")] = None,
     edge_ips: Annotated[str | None, typer.Option(help="Edges to pin to: IP,IP,... or hostnames.")] = None,

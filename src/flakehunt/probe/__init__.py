@@ -73,8 +73,9 @@ def run_probe(
         `probes/<probe-id>/`, a line to its journal. Runs are written as they finish (a part
         per `write_every` runs, or every 15 s), so an interrupted probe keeps what it finished.
     repeat, concurrency, budget_seconds
-        Override the spec's repeat; runs at a time (default: `default_concurrency()`, two per
-        core); stop starting runs after this many seconds.
+        Override the spec's repeat; runs in flight (default: `default_concurrency()`, four
+        per core, while pages load one per core at a time); stop starting runs after this many
+        seconds.
     url
         Replaces the spec's `url` (its steps' relative paths then apply to this site).
     edge_ips

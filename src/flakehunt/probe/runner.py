@@ -640,18 +640,18 @@ def usable_cores() -> int:
 
 def default_concurrency() -> int:
     """
-    Runs in flight when none is asked for: two per usable CPU core, at most 16.
+    Runs in flight when none is asked for: four per usable CPU core, at most 16.
 
-    A probe run spends much of its time waiting, not computing: on the network, on the page's
+    A probe run spends most of its time waiting, not computing: on the network, on the page's
     own timers, and on a request check's `within_ms` when the request never comes (every run
     at a stale edge waits that long). Waiting costs no CPU, so one run per core leaves the
-    cores idle while runs wait; two per core overlaps one run's waiting with another's page
-    load. Pages *loading* at once stay at one per core (the runner's loading limit), so the
-    extra runs only overlap waiting and do not slow page loads down, which would turn timing
-    checks (`within_ms`, `load_ms`) into false failures. The cap bounds memory (a run holds a
-    browser context) and the load put on the site.
+    cores idle while runs wait. Pages *loading* stay at one per core (the runner's loading
+    limit, held while a browser starts and the steps run), so the extra runs in flight only
+    overlap waiting: page loads are not slowed down, which would turn timing checks
+    (`within_ms`, `load_ms`) into false failures. The cap bounds memory (a waiting run holds a
+    browser context) and the load put on the site. bench/probe.py measures the effect.
 
     >>> 2 <= default_concurrency() <= MAX_DEFAULT_CONCURRENCY
     True
     """
-    return max(2, min(2 * usable_cores(), MAX_DEFAULT_CONCURRENCY))
+    return max(2, min(4 * usable_cores(), MAX_DEFAULT_CONCURRENCY))
