@@ -147,9 +147,10 @@ def run_probe(
     writer = RunWriter(case, probe_id=probe_id, spec=spec.name, url=base_url, every=write_every)
     try:
         runner = asyncio.run(_run(settings, plans, configs, on_progress, writer.add))
-    except BaseException:  # Ctrl-C (or a browser that will not start): keep what finished
+    except BaseException as exc:  # Ctrl-C, or a browser that will not start: keep what finished
         writer.flush()
-        outcome = f"interrupted after {writer.written} of {len(plans)} runs; the finished runs are stored"
+        why = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"stopped ({exc})"
+        outcome = f"{why} after {writer.written} of {len(plans)} runs; the finished runs are stored"
         record(case, "probe", params=params, outcome=outcome)
         raise
     writer.flush()
