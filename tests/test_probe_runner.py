@@ -118,16 +118,19 @@ def test_a_browser_killed_mid_run_is_an_error_not_a_failure(case):
     )
     killed: list[int] = []
 
-    def kill_soon() -> None:
-        deadline = time.monotonic() + 20
+    def kill_soon(cdn_logs: Path) -> None:
+        """Kill the browser once a page is loading: mid-run, not while the browser starts."""
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not killed:
-            time.sleep(0.3)
+            time.sleep(0.1)
+            if "/checkout" not in "".join(log.read_text() for log in cdn_logs.glob("*.log")):
+                continue
             for pid in _browser_pids("chrom"):
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
 
-    with SimWorld(preset="no-fault") as world:
-        killer = threading.Thread(target=kill_soon)
+    with SimWorld(preset="no-fault", logs_dir=case.root / "sim-logs") as world:
+        killer = threading.Thread(target=kill_soon, args=(case.root / "sim-logs" / "cdn",))
         killer.start()
         result = run_probe(
             spec, case=case, url=world.site_url, edge_ips=_edges(world)[:1], repeat=4, concurrency=2

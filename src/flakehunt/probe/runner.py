@@ -98,6 +98,7 @@ class BrowserPool:
         self.remaining = remaining
         self._browsers: dict[tuple, Browser] = {}
         self._locks: dict[tuple, asyncio.Lock] = {}
+        self.started_engines: set[str] = set()  # engines that did start in this probe
 
     async def get(self, key: tuple[str, str | None]) -> Browser:
         async with self._locks.setdefault(key, asyncio.Lock()):
@@ -107,6 +108,7 @@ class BrowserPool:
                 pins = {self.host: edge} if edge else None
                 browser = await launch_browser(self.playwright, engine, pin_hosts=pins)
                 self._browsers[key] = browser
+                self.started_engines.add(engine)
             return browser
 
     async def done(self, key: tuple) -> None:
@@ -187,8 +189,12 @@ class Runner:
             try:
                 record, exchanges = await asyncio.wait_for(self._run_once(plan), harness_limit)
             except Exception as exc:  # any failure of the harness is this run's `error`
-                if isinstance(exc, FlakehuntError) and exc.exit_code != 2:
-                    raise  # a browser that will not start at all: the environment, not a flaky run
+                if (
+                    isinstance(exc, FlakehuntError)
+                    and exc.exit_code != 2
+                    and plan.config["browser"] not in self.pool.started_engines
+                ):
+                    raise  # a browser that never starts: the environment; one that did start once is flaky
                 message = "harness timeout" if isinstance(exc, TimeoutError) else _first_line(exc)
                 record = RunRecord(plan.run_id, plan.config, plan.repeat, started, datetime.now(UTC), "error")
                 record.error, exchanges = message, []
