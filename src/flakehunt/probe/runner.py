@@ -99,6 +99,7 @@ class BrowserPool:
         self._browsers: dict[tuple, Browser] = {}
         self._locks: dict[tuple, asyncio.Lock] = {}
         self.started_engines: set[str] = set()  # engines that did start in this probe
+        self._gone: dict[int, asyncio.Event] = {}  # per browser: set when it disconnects
 
     async def get(self, key: tuple[str, str | None]) -> Browser:
         async with self._locks.setdefault(key, asyncio.Lock()):
@@ -109,7 +110,13 @@ class BrowserPool:
                 browser = await launch_browser(self.playwright, engine, pin_hosts=pins)
                 self._browsers[key] = browser
                 self.started_engines.add(engine)
+                gone = self._gone[id(browser)] = asyncio.Event()
+                browser.on("disconnected", lambda _browser: gone.set())
             return browser
+
+    def gone(self, browser: Browser) -> asyncio.Event:
+        """An event set when `browser` disconnects (crashed, killed or closed)."""
+        return self._gone.setdefault(id(browser), asyncio.Event())
 
     async def done(self, key: tuple) -> None:
         self.remaining[key] -= 1
@@ -204,13 +211,28 @@ class Runner:
         raise AssertionError("unreachable")
 
     async def _run_once(self, plan: RunPlan) -> tuple[RunRecord, list[dict[str, Any]]]:
+        """One run, abandoned as the tool's failure as soon as its browser goes away."""
         async with _Holding(self._loading) as loading:
-            return await self._run_loading(plan, loading)
+            browser = await self.pool.get(plan.browser_key)
+            # A call in flight when the browser dies can hang until the harness timeout.
+            run = asyncio.ensure_future(self._run_loading(plan, browser, loading))
+            gone = asyncio.ensure_future(self.pool.gone(browser).wait())
+            try:
+                await asyncio.wait({run, gone}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                gone.cancel()
+                if not run.done():
+                    run.cancel()
+                    run.add_done_callback(lambda task: task.cancelled() or task.exception())
+            if run.done() and not run.cancelled():
+                return run.result()
+            raise _ToolFailure("browser has disconnected")
 
-    async def _run_loading(self, plan: RunPlan, loading: _Holding) -> tuple[RunRecord, list[dict[str, Any]]]:
+    async def _run_loading(
+        self, plan: RunPlan, browser: Browser, loading: _Holding
+    ) -> tuple[RunRecord, list[dict[str, Any]]]:
         """One run; `loading` is held while the browser starts and the steps load pages."""
         config = plan.config
-        browser = await self.pool.get(plan.browser_key)
         unsupported: list[str] = []
         har_path = self.s.artifacts_dir / "har" / f"{plan.run_id}.har"
         har_path.parent.mkdir(parents=True, exist_ok=True)
