@@ -2,9 +2,12 @@
 Probe throughput: flakehunt's runner vs the naive approach, in the same run, against edgesim.
 
 flakehunt: a 240-run matrix (2 engines x 8 edges x 3 devices x 5 repeats), one browser process
-per (engine, edge), many contexts, bounded concurrency. Naive: for a sample of the same runs,
-launch a browser per run and run them one after another. Prints runs/minute for both, the ratio
-and peak memory of this process (browsers are separate processes).
+per (engine, edge), many contexts, bounded concurrency (default: four runs per core in flight,
+one page loading per core). Naive: for a sample of the same runs, launch a browser per run and
+run them one after another. Prints runs/minute for both, the ratio, where the failures were
+(only the stale edge FRA56-C1 should fail: failures elsewhere are timing checks missed because
+the machine was overloaded), the load average, and peak memory of this process (browsers are
+separate processes).
 
     .venv/bin/python bench/probe.py [--repeat 5] [--naive-sample 16] [--concurrency N]
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import resource
 import tempfile
 import time
@@ -21,7 +25,7 @@ from pathlib import Path
 from flakehunt.browsers import launch_browser
 from flakehunt.case import open_case
 from flakehunt.edgesim import SimWorld
-from flakehunt.probe import parse_spec, run_probe
+from flakehunt.probe import default_concurrency, parse_spec, run_probe
 
 DEVICES = ["Desktop Chrome", "Pixel 7", "iPhone 15"]
 SPEC = {
@@ -65,6 +69,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=None)
     args = parser.parse_args()
     spec = parse_spec(SPEC)
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp, SimWorld(preset="stale-edge", edges=8) as world:
         case = open_case("bench", root=Path(tmp))
         edges = world.describe()["edge_ips"].split(",")
@@ -80,6 +85,8 @@ def main() -> None:
         flakehunt_s = time.perf_counter() - started
         runs = len(result.runs)
         failed = sum(r.outcome == "fail" for r in result.runs)
+        at_stale = sum(r.outcome == "fail" and r.edge_pop == "FRA56-C1" for r in result.runs)
+        stale_runs = sum(r.edge_pop == "FRA56-C1" for r in result.runs)
         errors = sum(r.outcome == "error" for r in result.runs)
         # The naive sample walks the same matrix evenly, so it holds the same share of stale-edge runs.
         pops = [s.pop for s in world.specs]
@@ -92,12 +99,17 @@ def main() -> None:
     flakehunt_rate = runs / flakehunt_s * 60
     naive_rate = len(naive_results) / naive_s * 60
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    concurrency = args.concurrency or default_concurrency()
     print(f"flakehunt: {runs} runs ({failed} failed, {errors} errors) in {flakehunt_s:.1f} s", end="")
-    print(f" = {flakehunt_rate:.1f} runs/min")
+    print(f" = {flakehunt_rate:.1f} runs/min at concurrency {concurrency}")
+    print(f"           failures: {at_stale}/{stale_runs} at the stale edge, {failed - at_stale} elsewhere")
     naive_failed = naive_results.count(False)
     print(f"naive:     {len(naive_results)} runs ({naive_failed} failed) in {naive_s:.1f} s", end="")
     print(f" = {naive_rate:.1f} runs/min")
     print(f"ratio:     {flakehunt_rate / naive_rate:.1f}x   peak RSS of this process: {peak_mb:.0f} MB")
+    print(
+        f"load average (1 min) at start {load_before:.1f}, at end {os.getloadavg()[0]:.1f}, on {os.cpu_count()} cores"
+    )
 
 
 if __name__ == "__main__":

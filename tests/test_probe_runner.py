@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -116,16 +118,19 @@ def test_a_browser_killed_mid_run_is_an_error_not_a_failure(case):
     )
     killed: list[int] = []
 
-    def kill_soon() -> None:
-        deadline = time.monotonic() + 20
+    def kill_soon(cdn_logs: Path) -> None:
+        """Kill the browser once a page is loading: mid-run, not while the browser starts."""
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not killed:
-            time.sleep(0.3)
+            time.sleep(0.1)
+            if "/checkout" not in "".join(log.read_text() for log in cdn_logs.glob("*.log")):
+                continue
             for pid in _browser_pids("chrom"):
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
 
-    with SimWorld(preset="no-fault") as world:
-        killer = threading.Thread(target=kill_soon)
+    with SimWorld(preset="no-fault", logs_dir=case.root / "sim-logs") as world:
+        killer = threading.Thread(target=kill_soon, args=(case.root / "sim-logs" / "cdn",))
         killer.start()
         result = run_probe(
             spec, case=case, url=world.site_url, edge_ips=_edges(world)[:1], repeat=4, concurrency=2
@@ -192,3 +197,62 @@ def test_freshness_singles_out_the_stale_edge():
     stale = report.stale[0]
     assert stale.differs_from == ["origin", "majority"] and stale.url.endswith("/static/app.js")
     assert json.dumps(report.to_dict())
+
+
+def test_a_specs_freshness_section_runs_with_the_probe_and_is_stored(case):
+    spec = load_spec(PROBES / "asset-freshness.yaml")  # lists /static/app.js and /static/vendor.js
+    with SimWorld(preset="stale-edge") as world:
+        result = run_probe(
+            spec, case=case, url=world.site_url, edge_ips=_edges(world), origin=world.origin_url
+        )
+    assert result.freshness is not None and result.freshness.stale_edges == ["FRA56-C1"]
+    assert result.failed and result.to_dict()["freshness"]["stale_edges"] == ["FRA56-C1"]
+    # The browser runs agree: only the stale edge serves an app.js whose ETag is not origin's.
+    failing = {run.edge_pop for run in result.runs if run.outcome == "fail"}
+    assert failing == {"FRA56-C1"}, [(r.edge_pop, r.failed_checks) for r in result.runs]
+    stored = scan_dataset(case, "freshness").collect()
+    assert stored.height == 2 * (len(world.specs) + 1)  # two assets, through every edge and from origin
+    assert set(stored["probe_id"]) == {result.probe_id}
+    odd = stored.filter(pl.col("differs_from").list.len() > 0)
+    assert odd.select("edge_pop", "differs_from").rows() == [("FRA56-C1", ["origin", "majority"])]
+    assert odd["url"].item().endswith("/static/app.js")
+    assert "stale at: FRA56-C1" in read_journal(case)[-1]["outcome"]
+
+
+def test_an_interrupted_probe_keeps_the_runs_that_finished(tmp_path):
+    spec = tmp_path / "pixel.yaml"
+    spec.write_text(
+        "url: http://shop.test/\nsteps: [{goto: /checkout}]\n"
+        "checks: [{request: /pixel.gif, within_ms: 5000}]\nsettle_ms: 0\n"
+    )
+    with SimWorld(preset="no-fault", edges=1, logs_dir=tmp_path / "logs") as world:
+        args = ["probe", str(spec), "--case", "T-4", "--url", world.site_url, "--edge-ips", _edges(world)[0]]
+        args += ["--repeat", "200", "--concurrency", "1"]
+        env = {**os.environ, "FLAKEHUNT_HOME": str(tmp_path / "home")}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flakehunt", *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        # One run at a time: when the edge has seen the 4th pixel, at least 3 runs are finished.
+        cdn_log = next((tmp_path / "logs" / "cdn").glob("*.log"))
+        deadline = time.monotonic() + 120
+        while cdn_log.read_text().count("/pixel.gif") < 4 and process.poll() is None:
+            assert time.monotonic() < deadline, "the probe never got going"
+            time.sleep(0.1)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert stderr.strip().endswith("flakehunt: interrupted"), stderr
+    assert stdout == ""
+    case = open_case("T-4", root=tmp_path / "home" / "cases")
+    runs = scan_dataset(case, "probe_runs").collect()
+    assert 3 <= runs.height < 200
+    assert set(runs["outcome"]) == {"pass"} and runs["run_id"].is_unique().all()
+    exchanges = scan_exchanges(case).collect()
+    assert set(exchanges["run_id"]) == set(runs["run_id"])  # every stored run with its requests
+    journal = read_journal(case)[-1]
+    assert journal["action"] == "probe"
+    assert journal["outcome"].startswith(f"interrupted after {runs.height} of 200 runs")

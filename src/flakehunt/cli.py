@@ -207,10 +207,13 @@ def probe(
     ] = None,
     case: CaseOption = "",
     repeat: Annotated[int | None, typer.Option(help="Runs per configuration (overrides the spec).")] = None,
-    concurrency: Annotated[int | None, typer.Option(help="Runs at a time (default: CPU cores).")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Runs at a time (default: 4 per core).")] = None,
     budget_seconds: Annotated[float | None, typer.Option(help="Stop starting runs after this long.")] = None,
     url: Annotated[str | None, typer.Option(help="Probe this site instead of the spec's url.")] = None,
     edge_ips: Annotated[str | None, typer.Option(help="Edges to pin to: IP,IP,... or hostnames.")] = None,
+    resolver: Annotated[
+        list[str] | None, typer.Option(help="Find edges via this DNS resolver, IP[:PORT] (repeatable).")
+    ] = None,
     customer: Annotated[
         list[str] | None, typer.Option(help="The customer's configuration, KEY=VALUE (repeatable).")
     ] = None,
@@ -239,7 +242,7 @@ def probe(
     with user_errors():
         edges = [e.strip() for e in edge_ips.split(",") if e.strip()] if edge_ips else None
         if freshness:
-            report = check_freshness(freshness, edge_ips=edges or [], origin=origin)
+            report = check_freshness(freshness, edge_ips=edges or [], resolvers=resolver, origin=origin)
             out.print(report) if format_name != "json" else print_json(report.to_dict())
             raise typer.Exit(ExitCode.SITE_FAILING if report.stale else ExitCode.OK)
         if spec is None or not (case or store):
@@ -254,6 +257,7 @@ def probe(
                 budget_seconds=budget_seconds,
                 url=url,
                 edge_ips=edges,
+                resolvers=resolver,
                 customer=wanted or None,
                 origin=origin,
                 on_progress=on_progress,

@@ -75,3 +75,41 @@ def test_probe_json_per_configuration_and_exit_1(tmp_path, monkeypatch):
         assert set(configuration) >= {"dimensions", "runs", "failures", "errors", "rate", "ci95"}
         assert configuration["dimensions"]["edge"] in {"127.0.0.2", "127.0.0.3"}
     assert (tmp_path / "cases" / "T-9" / "data" / "probe_runs").is_dir()
+
+
+def test_freshness_finds_the_edges_through_resolvers():
+    from ..test_probe_edges import DnsServer
+
+    with SimWorld(preset="stale-edge") as world:
+        described = world.describe()
+        ips = {edge["pop"]: edge["ip"] for edge in described["edges"]}
+        servers = [
+            DnsServer({described["host"]: [ips["FRA56-C1"], ips["IAD89-P2"]]}),
+            DnsServer({described["host"]: [ips["NRT57-C3"]]}),
+        ]
+        args = ["probe", "--freshness", world.site_url + "static/app.js", "--origin", world.origin_url]
+        for server in servers:
+            args += ["--resolver", server.address]
+        try:
+            result = runner.invoke(app, [*args, "--format", "json"])
+        finally:
+            for server in servers:
+                server.close()
+    assert result.exit_code == ExitCode.SITE_FAILING, result.stderr
+    report = json.loads(result.stdout)
+    assert report["stale_edges"] == ["FRA56-C1"]
+    assert {a["edge_pop"] for a in report["assets"] if a["via"] != "origin"} == {
+        "FRA56-C1",
+        "IAD89-P2",
+        "NRT57-C3",
+    }
+
+
+def test_a_resolver_that_is_not_an_address_is_exit_2(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["probe", "--freshness", "http://shop.test/a.js", "--resolver", "dns.google"])
+    assert result.exit_code == ExitCode.BAD_INPUT
+    assert result.stderr == (
+        "flakehunt: error: --resolver must be an IP address with an optional :PORT "
+        "(e.g. '1.1.1.1' or '127.0.0.1:5353'), got 'dns.google'\n"
+    )

@@ -15,17 +15,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import polars as pl
-
 from flakehunt.case import Case, record
 from flakehunt.errors import FlakehuntError
-from flakehunt.probe.edges import discover_edges
-from flakehunt.probe.freshness import FreshnessReport, check_freshness, fetch_asset
+from flakehunt.probe.edges import ResolverAnswers, discover_edges, resolve_edges
+from flakehunt.probe.freshness import FRESHNESS, FreshnessReport, check_freshness, fetch_asset
 from flakehunt.probe.matrix import expand_matrix
 from flakehunt.probe.results import ConfigSummary, ProbeResult, RunRecord
 from flakehunt.probe.runner import ProgressFn, RunnerSettings, RunPlan, default_concurrency
 from flakehunt.probe.spec import ProbeSpec, SpecError, load_spec, parse_spec
-from flakehunt.schema import EXCHANGE_SCHEMA, conform
+from flakehunt.probe.writer import PROBE_RUNS as PROBE_RUNS
+from flakehunt.probe.writer import RunWriter, exchanges_frame
 from flakehunt.store import write_part
 
 __all__ = [
@@ -33,15 +32,17 @@ __all__ = [
     "FreshnessReport",
     "ProbeResult",
     "ProbeSpec",
+    "ResolverAnswers",
     "RunRecord",
     "SpecError",
     "check_freshness",
+    "default_concurrency",
+    "discover_edges",
     "load_spec",
     "parse_spec",
+    "resolve_edges",
     "run_probe",
 ]
-
-PROBE_RUNS = "probe_runs"
 
 
 def run_probe(
@@ -53,9 +54,11 @@ def run_probe(
     budget_seconds: float | None = None,
     url: str | None = None,
     edge_ips: Sequence[str] | None = None,
+    resolvers: Sequence[str] | None = None,
     customer: Mapping[str, Any] | None = None,
     origin: str | None = None,
     on_progress: ProgressFn | None = None,
+    write_every: int = 25,
 ) -> ProbeResult:
     """
     Run a probe spec across its matrix, pinned to each edge, and store what it saw in the case.
@@ -66,15 +69,19 @@ def run_probe(
         From `load_spec`.
     case
         Runs go to its `probe_runs` dataset, the pages' requests to `exchanges` (source "probe"),
-        HARs and screenshots of failed runs under `probes/<probe-id>/`, a line to its journal.
+        the spec's `freshness` answers to `freshness`, HARs and screenshots of failed runs under
+        `probes/<probe-id>/`, a line to its journal. Runs are written as they finish (a part
+        per `write_every` runs, or every 15 s), so an interrupted probe keeps what it finished.
     repeat, concurrency, budget_seconds
-        Override the spec's repeat; runs at a time (default: CPU cores); stop starting runs
-        after this many seconds.
+        Override the spec's repeat; runs in flight (default: `default_concurrency()`, four
+        per core, while pages load one per core at a time); stop starting runs after this many
+        seconds.
     url
         Replaces the spec's `url` (its steps' relative paths then apply to this site).
     edge_ips
         Edge addresses or hostnames to pin runs to; replaces the spec's `edges`. With neither and
-        `edge: all`, the site's hostname is resolved here.
+        `edge: all`, the site's hostname is resolved: through each of `resolvers` when given
+        (`IP` or `IP:PORT`, e.g. public resolvers in several regions), else by this machine.
     customer
         The customer's own configuration (`{"browser": "firefox", "blocker": "basic"}`), always
         probed in addition to the matrix.
@@ -86,7 +93,8 @@ def run_probe(
     Returns
     -------
     ProbeResult
-        Every run and the per-configuration summary; `.failed` says whether any run failed.
+        Every run, the per-configuration summary and the freshness report (when the spec lists
+        assets); `.failed` says whether any run failed or any edge serves a stale asset.
 
     Raises
     ------
@@ -94,6 +102,8 @@ def run_probe(
         A bad override (repeat < 1, unknown device, missing secret).
     MissingEnvironmentError
         A browser is not installed or does not start.
+    KeyboardInterrupt
+        After storing the runs that finished and journaling the interruption.
     """
     base_url = url or spec.url
     if not urlsplit(base_url).scheme.startswith("http"):
@@ -104,7 +114,7 @@ def run_probe(
     concurrency = concurrency or default_concurrency()
     if concurrency < 1:
         raise SpecError(f"--concurrency must be at least 1, got {concurrency}")
-    edges = _edges(spec, base_url, edge_ips)
+    edges, resolved = _edges(spec, base_url, edge_ips, resolvers)
     configs = expand_matrix(spec, edges=edges, customer=customer)
     probe_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
     plans = [
@@ -122,43 +132,52 @@ def run_probe(
         origin_values=_origin_values(spec, base_url, origin or spec.origin),
         secrets=_secrets(spec),
     )
-    runner = asyncio.run(_run(settings, plans, configs, on_progress))
-    exchanges = conform(pl.DataFrame(runner.exchanges, schema_overrides=_EXCHANGE_OVERRIDES, strict=False))
+    params: dict[str, Any] = {
+        "probe_id": probe_id,
+        "spec": str(spec.path or spec.name),
+        "url": base_url,
+        "repeat": repeat,
+        "concurrency": concurrency,
+        "edges": edges,
+        "customer": dict(customer or {}),
+        "configurations": len(configs),
+    }
+    if resolved is not None:
+        params["resolvers"] = {"answers": resolved.by_resolver, "errors": resolved.errors}
+    writer = RunWriter(case, probe_id=probe_id, spec=spec.name, url=base_url, every=write_every)
+    try:
+        runner = asyncio.run(_run(settings, plans, configs, on_progress, writer.add))
+    except BaseException as exc:  # Ctrl-C, or a browser that will not start: keep what finished
+        writer.flush()
+        why = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"stopped ({exc})"
+        outcome = f"{why} after {writer.written} of {len(plans)} runs; the finished runs are stored"
+        record(case, "probe", params=params, outcome=outcome)
+        raise
+    writer.flush()
+    freshness = _freshness(spec, base_url, edges, origin or spec.origin)
+    if freshness is not None:
+        write_part(case, FRESHNESS, probe_id, freshness.frame(probe_id=probe_id))
     result = ProbeResult(
         probe_id=probe_id,
         spec_name=spec.name,
         url=base_url,
         runs=runner.records,
-        exchanges=exchanges,
+        exchanges=exchanges_frame(runner.exchanges),
         planned=len(plans),
         budget_exhausted=runner.budget_exhausted,
+        freshness=freshness,
     )
-    write_part(case, PROBE_RUNS, probe_id, result.runs_frame())
-    write_part(case, "exchanges", f"probe-{probe_id}", exchanges)
     failures = sum(run.outcome == "fail" for run in result.runs)
     errors = sum(run.outcome == "error" for run in result.runs)
-    record(
-        case,
-        "probe",
-        params={
-            "probe_id": probe_id,
-            "spec": str(spec.path or spec.name),
-            "url": base_url,
-            "repeat": repeat,
-            "concurrency": concurrency,
-            "edges": edges,
-            "customer": dict(customer or {}),
-            "configurations": len(configs),
-        },
-        outcome=f"{len(result.runs)} runs, {failures} failed, {errors} errors",
-    )
+    outcome = f"{len(result.runs)} runs, {failures} failed, {errors} errors"
+    if freshness is not None:
+        stale = ", ".join(freshness.stale_edges) or "none"
+        outcome += f"; freshness of {len(spec.freshness)} assets, stale at: {stale}"
+    record(case, "probe", params=params, outcome=outcome)
     return result
 
 
-_EXCHANGE_OVERRIDES = {name: dtype for name, dtype in EXCHANGE_SCHEMA.items() if name not in ("vendor", "ts")}
-
-
-async def _run(settings: RunnerSettings, plans: list[RunPlan], configs: list[dict], on_progress):
+async def _run(settings: RunnerSettings, plans: list[RunPlan], configs: list[dict], on_progress, on_record):
     from playwright.async_api import async_playwright
 
     from flakehunt.probe.runner import Runner
@@ -170,17 +189,30 @@ async def _run(settings: RunnerSettings, plans: list[RunPlan], configs: list[dic
                 close = [name for name in devices if config["device"].lower() in name.lower()][:3]
                 hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
                 raise SpecError(f"matrix.device has unknown value {config['device']!r}{hint}")
-        runner = Runner(settings, playwright, plans)
+        runner = Runner(settings, playwright, plans, on_record=on_record)
         await runner.run(on_progress)
     return runner
 
 
-def _edges(spec: ProbeSpec, url: str, edge_ips: Sequence[str] | None) -> list[str]:
+def _edges(
+    spec: ProbeSpec, url: str, edge_ips: Sequence[str] | None, resolvers: Sequence[str] | None
+) -> tuple[list[str], ResolverAnswers | None]:
     given = list(edge_ips or spec.edges)
     wants_all = spec.dimensions.get("edge") == ("all",)
+    if resolvers and not given:
+        answers = resolve_edges(urlsplit(url).hostname or "", resolvers)
+        return answers.addresses, answers
     if given or wants_all:
-        return discover_edges(url, edge_ips=given)
-    return [e for e in spec.dimensions.get("edge", ()) if e]
+        return discover_edges(url, edge_ips=given), None
+    return [e for e in spec.dimensions.get("edge", ()) if e], None
+
+
+def _freshness(spec: ProbeSpec, url: str, edges: list[str], origin: str | None) -> FreshnessReport | None:
+    """The spec's `freshness` assets fetched through every probed edge (and origin), once."""
+    if not spec.freshness:
+        return None
+    assets = [urljoin(url, asset) for asset in spec.freshness]
+    return check_freshness(assets, edge_ips=edges or discover_edges(url), origin=origin)
 
 
 def _origin_values(spec: ProbeSpec, url: str, origin: str | None) -> dict[str, str | None]:

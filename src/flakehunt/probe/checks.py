@@ -49,9 +49,21 @@ class Observation:
     page_errors: list[str] = field(default_factory=list)
     load_ms: float | None = None
     navigation_ms: float | None = None
+    gone: str | None = None  # "crashed" or "closed": the page can make no more requests
 
     def elapsed_ms(self) -> float:
         return (time.monotonic() - self.started) * 1000
+
+    def start_clock(self) -> None:
+        """Count `at_ms` from now; requests seen before (none, normally) move back with it."""
+        now = time.monotonic()
+        shift = (now - self.started) * 1000
+        for seen in self.requests:
+            seen.at_ms -= shift
+        self.started = now
+
+    def mark_gone(self, why: str) -> None:
+        self.gone = self.gone or why
 
     def restart(self) -> None:
         self.__init__()  # type: ignore[misc]
@@ -105,8 +117,9 @@ async def evaluate_check(
     if check.kind == "selector":
         return await _selector(check, page)
     if check.kind == "js":
+        # Awaited, so an expression giving a promise (geolocation, fetch) is judged by its value.
         value = await page.evaluate(
-            f"() => {{ try {{ return !!({params['target']}); }} catch (e) {{ return String(e); }} }}"
+            f"async () => {{ try {{ return !!(await ({params['target']})); }} catch (e) {{ return String(e); }} }}"
         )
         return None if value is True else FailedCheck(check.name, "true", repr(value))
     if check.kind == "header":

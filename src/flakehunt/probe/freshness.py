@@ -13,15 +13,17 @@ import ssl
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import polars as pl
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
 from flakehunt.errors import FlakehuntError
-from flakehunt.probe.edges import cache_status, edge_pop
+from flakehunt.probe.edges import cache_status, discover_edges, edge_pop
 
 
 @dataclass
@@ -45,11 +47,31 @@ class Fetched:
         return dict(self.__dict__)
 
 
+FRESHNESS = "freshness"  # the case dataset of these answers, one row per asset and edge (or origin)
+FRESHNESS_SCHEMA: dict[str, pl.DataType] = {
+    "probe_id": pl.String(),
+    "checked_at": pl.Datetime("us", "UTC"),
+    "url": pl.String(),
+    "via": pl.String(),
+    "edge_pop": pl.String(),
+    "status": pl.Int16(),
+    "etag": pl.String(),
+    "last_modified": pl.String(),
+    "age": pl.Int32(),
+    "cache_status": pl.String(),
+    "content_length": pl.Int64(),
+    "content_hash": pl.String(),
+    "error": pl.String(),
+    "differs_from": pl.List(pl.String()),
+}
+
+
 @dataclass
 class FreshnessReport:
     """Per asset and edge what was served, and which edges differ from origin or the majority."""
 
     fetched: list[Fetched]
+    checked_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def stale(self) -> list[Fetched]:
@@ -62,6 +84,18 @@ class FreshnessReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"assets": [f.to_dict() for f in self.fetched], "stale_edges": self.stale_edges}
+
+    def frame(self, *, probe_id: str) -> pl.DataFrame:
+        """The answers as rows of the case's `freshness` dataset."""
+        rows = [
+            {
+                "probe_id": probe_id,
+                "checked_at": self.checked_at,
+                **{name: getattr(f, name) for name in FRESHNESS_SCHEMA if hasattr(f, name)},
+            }
+            for f in self.fetched
+        ]
+        return pl.DataFrame(rows, schema=FRESHNESS_SCHEMA)
 
     def __rich__(self) -> Group:
         table = Table(title="asset freshness per edge", title_justify="left")
@@ -90,7 +124,12 @@ class FreshnessReport:
 
 
 def check_freshness(
-    urls: Sequence[str], *, edge_ips: Sequence[str], host: str | None = None, origin: str | None = None
+    urls: Sequence[str],
+    *,
+    edge_ips: Sequence[str] = (),
+    resolvers: Sequence[str] = (),
+    host: str | None = None,
+    origin: str | None = None,
 ) -> FreshnessReport:
     """
     Fetch each asset through every edge and from origin, and single out the odd ones.
@@ -101,6 +140,9 @@ def check_freshness(
         Absolute asset URLs, e.g. `https://shop.example.com/static/app.js`.
     edge_ips
         Edge addresses; each request connects there with the URL's own Host header and TLS name.
+    resolvers
+        Without `edge_ips`: find the edges by resolving the first URL's hostname through each of
+        these DNS resolvers (`IP` or `IP:PORT`), see `resolve_edges`.
     host
         Host header to send when it differs from the URL's (e.g. the URL names an address).
     origin
@@ -111,8 +153,10 @@ def check_freshness(
     FreshnessReport
         Per edge: ETag, Last-Modified, Age, cache status, length, sha256, and `differs_from`.
     """
+    if not edge_ips and resolvers and urls:
+        edge_ips = discover_edges(urls[0], resolvers=resolvers)
     if not edge_ips:
-        raise FlakehuntError("freshness needs the edges to compare; pass --edge-ips")
+        raise FlakehuntError("freshness needs the edges to compare; pass --edge-ips or --resolver")
     fetched: list[Fetched] = []
     for url in urls:
         if not urlsplit(url).scheme:

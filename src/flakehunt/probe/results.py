@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from rich.console import Group
@@ -14,6 +14,9 @@ from rich.text import Text
 
 from flakehunt.probe.rates import wilson_interval, zero_failure_upper_bound
 from flakehunt.schema import PROBE_RUN_SCHEMA, conform
+
+if TYPE_CHECKING:
+    from flakehunt.probe.freshness import FreshnessReport
 
 # The dimensions a configuration is summarized by (the run's columns, edge as its address).
 CONFIG_COLUMNS = ("browser", "device", "locale", "timezone", "geolocation", "network", "blocker", "cache")
@@ -146,6 +149,7 @@ class ProbeResult:
     exchanges: pl.DataFrame
     planned: int
     budget_exhausted: bool = False
+    freshness: FreshnessReport | None = None  # the spec's `freshness` assets across edges
 
     @property
     def configurations(self) -> list[ConfigSummary]:
@@ -153,12 +157,12 @@ class ProbeResult:
 
     @property
     def failed(self) -> bool:
-        """Whether any configuration failed at least once (exit code 1)."""
-        return any(run.outcome == "fail" for run in self.runs)
+        """Whether any configuration failed at least once, or an edge serves a stale asset (exit 1)."""
+        stale = self.freshness is not None and bool(self.freshness.stale)
+        return stale or any(run.outcome == "fail" for run in self.runs)
 
     def runs_frame(self) -> pl.DataFrame:
-        rows = [run.row(probe_id=self.probe_id, spec=self.spec_name, url=self.url) for run in self.runs]
-        return conform(pl.DataFrame(rows, schema=PROBE_RUN_SCHEMA), PROBE_RUN_SCHEMA)
+        return runs_frame(self.runs, probe_id=self.probe_id, spec=self.spec_name, url=self.url)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -169,6 +173,7 @@ class ProbeResult:
             "completed": len(self.runs),
             "budget_exhausted": self.budget_exhausted,
             "configurations": [summary.to_dict() for summary in self.configurations],
+            **({"freshness": self.freshness.to_dict()} if self.freshness is not None else {}),
         }
 
     def __rich__(self) -> Group:
@@ -202,7 +207,14 @@ class ProbeResult:
             notes.append(
                 Text(f"time budget ran out: {len(self.runs)} of {self.planned} runs done", "fh.error")
             )
-        return Group(table, *notes)
+        freshness = [self.freshness] if self.freshness is not None else []
+        return Group(table, *notes, *freshness)
+
+
+def runs_frame(runs: Iterable[RunRecord], *, probe_id: str, spec: str, url: str) -> pl.DataFrame:
+    """Runs as rows of the case's `probe_runs` dataset."""
+    rows = [run.row(probe_id=probe_id, spec=spec, url=url) for run in runs]
+    return conform(pl.DataFrame(rows, schema=PROBE_RUN_SCHEMA), PROBE_RUN_SCHEMA)
 
 
 def config_key(run: RunRecord) -> tuple:

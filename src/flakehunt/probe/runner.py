@@ -30,16 +30,19 @@ from flakehunt.probe.checks import (
     evaluate_check,
     pending_requests,
     request_check_deadline,
+    url_matches,
 )
 from flakehunt.probe.edges import cache_status, edge_pop, request_id
 from flakehunt.probe.profiles import NETWORK_PROFILES, place_coordinates
 from flakehunt.probe.results import FailedCheck, RunRecord
+from flakehunt.probe.scrub import Scrubber
 from flakehunt.probe.spec import ProbeSpec, Step
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Page, Playwright
 
 ProgressFn = Callable[[str, int, int], None]
+RecordFn = Callable[[RunRecord, list[dict[str, Any]]], None]
 
 # Messages Playwright gives when the browser itself went away or this machine's DNS failed:
 # the tool's failures, not the site's.
@@ -77,6 +80,7 @@ class RunnerSettings:
     budget_seconds: float | None
     artifacts_dir: Path
     max_artifacts: int = 20
+    loading: int = 0  # pages loading at once (0: one per core, at most `concurrency`)
     origin_values: dict[str, str | None] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
 
@@ -94,6 +98,8 @@ class BrowserPool:
         self.remaining = remaining
         self._browsers: dict[tuple, Browser] = {}
         self._locks: dict[tuple, asyncio.Lock] = {}
+        self.started_engines: set[str] = set()  # engines that did start in this probe
+        self._gone: dict[int, asyncio.Event] = {}  # per browser: set when it disconnects
 
     async def get(self, key: tuple[str, str | None]) -> Browser:
         async with self._locks.setdefault(key, asyncio.Lock()):
@@ -103,7 +109,14 @@ class BrowserPool:
                 pins = {self.host: edge} if edge else None
                 browser = await launch_browser(self.playwright, engine, pin_hosts=pins)
                 self._browsers[key] = browser
+                self.started_engines.add(engine)
+                gone = self._gone[id(browser)] = asyncio.Event()
+                browser.on("disconnected", lambda _browser: gone.set())
             return browser
+
+    def gone(self, browser: Browser) -> asyncio.Event:
+        """An event set when `browser` disconnects (crashed, killed or closed)."""
+        return self._gone.setdefault(id(browser), asyncio.Event())
 
     async def done(self, key: tuple) -> None:
         self.remaining[key] -= 1
@@ -119,14 +132,24 @@ class BrowserPool:
 
 
 class Runner:
-    def __init__(self, settings: RunnerSettings, playwright: Playwright, plans: list[RunPlan]) -> None:
+    def __init__(
+        self,
+        settings: RunnerSettings,
+        playwright: Playwright,
+        plans: list[RunPlan],
+        *,
+        on_record: RecordFn | None = None,
+    ) -> None:
         self.s = settings
         self.playwright = playwright
         self.plans = plans
+        self.on_record = on_record
+        self.scrub = Scrubber(settings.secrets)
         remaining: dict[tuple, int] = {}
         for plan in plans:
             remaining[plan.browser_key] = remaining.get(plan.browser_key, 0) + 1
         self.pool = BrowserPool(playwright, settings.host, remaining)
+        self._loading = asyncio.Semaphore(settings.loading or min(settings.concurrency, usable_cores()))
         self.records: list[RunRecord] = []
         self.exchanges: list[dict[str, Any]] = []
         self.budget_exhausted = False
@@ -147,8 +170,11 @@ class Runner:
                     await self.pool.done(plan.browser_key)
                     return
                 record, exchanges = await self._run_with_retries(plan)
+                record, exchanges = self.scrub.value(record), self.scrub.value(exchanges)
                 self.records.append(record)
                 self.exchanges.extend(exchanges)
+                if self.on_record:
+                    self.on_record(record, exchanges)
                 await self.pool.done(plan.browser_key)
                 if on_progress:
                     failures = sum(r.outcome == "fail" for r in self.records)
@@ -170,8 +196,12 @@ class Runner:
             try:
                 record, exchanges = await asyncio.wait_for(self._run_once(plan), harness_limit)
             except Exception as exc:  # any failure of the harness is this run's `error`
-                if isinstance(exc, FlakehuntError) and exc.exit_code != 2:
-                    raise  # a browser that will not start at all: the environment, not a flaky run
+                if (
+                    isinstance(exc, FlakehuntError)
+                    and exc.exit_code != 2
+                    and plan.config["browser"] not in self.pool.started_engines
+                ):
+                    raise  # a browser that never starts: the environment; one that did start once is flaky
                 message = "harness timeout" if isinstance(exc, TimeoutError) else _first_line(exc)
                 record = RunRecord(plan.run_id, plan.config, plan.repeat, started, datetime.now(UTC), "error")
                 record.error, exchanges = message, []
@@ -181,8 +211,28 @@ class Runner:
         raise AssertionError("unreachable")
 
     async def _run_once(self, plan: RunPlan) -> tuple[RunRecord, list[dict[str, Any]]]:
+        """One run, abandoned as the tool's failure as soon as its browser goes away."""
+        async with _Holding(self._loading) as loading:
+            browser = await self.pool.get(plan.browser_key)
+            # A call in flight when the browser dies can hang until the harness timeout.
+            run = asyncio.ensure_future(self._run_loading(plan, browser, loading))
+            gone = asyncio.ensure_future(self.pool.gone(browser).wait())
+            try:
+                await asyncio.wait({run, gone}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                gone.cancel()
+                if not run.done():
+                    run.cancel()
+                    run.add_done_callback(lambda task: task.cancelled() or task.exception())
+            if run.done() and not run.cancelled():
+                return run.result()
+            raise _ToolFailure("browser has disconnected")
+
+    async def _run_loading(
+        self, plan: RunPlan, browser: Browser, loading: _Holding
+    ) -> tuple[RunRecord, list[dict[str, Any]]]:
+        """One run; `loading` is held while the browser starts and the steps load pages."""
         config = plan.config
-        browser = await self.pool.get(plan.browser_key)
         unsupported: list[str] = []
         har_path = self.s.artifacts_dir / "har" / f"{plan.run_id}.har"
         har_path.parent.mkdir(parents=True, exist_ok=True)
@@ -198,9 +248,11 @@ class Runner:
             await self._route(context, config, seen)
             await self._throttle(context, page, config, unsupported)
             if config["cache"] == "warm":
-                await self._steps(page)  # prime the browser cache; only the second visit counts
+                await self._steps(page, seen)  # prime the browser cache; only the second visit counts
                 seen.restart()
+            seen.start_clock()  # `within_ms` counts from the first step, not from setting up the page
             failed = await self._steps_as_checks(page, seen)
+            loading.release()  # from here the run mostly waits: let another page load meanwhile
             await self._settle(seen)
             await self._timings(page, seen)
             if not failed:
@@ -217,15 +269,21 @@ class Runner:
                 keep = True
                 screenshot = self.s.artifacts_dir / "screenshots" / f"{plan.run_id}.png"
                 screenshot.parent.mkdir(parents=True, exist_ok=True)
-                await page.screenshot(path=str(screenshot), timeout=5000)
+                # Fields filled from secrets are painted over: a text field would show the value.
+                mask = [
+                    page.locator(step.args["selector"]) for step in self.s.spec.steps if "secret" in step.args
+                ]
+                await page.screenshot(path=str(screenshot), timeout=5000, mask=mask)
         except Exception as exc:
             if not browser.is_connected() or _is_tool_failure(exc):
                 raise _ToolFailure(_first_line(exc)) from exc
             raise
         finally:
             with contextlib.suppress(Exception):
-                await context.close()
-            if not keep:
+                await context.close()  # writes the HAR
+            if keep:
+                self.scrub.file(har_path)
+            else:
                 har_path.unlink(missing_ok=True)
         pops = [p for s in seen.requests if (p := edge_pop(s.headers))]
         record = RunRecord(
@@ -335,13 +393,15 @@ class Runner:
         page.on("requestfailed", on_failed)
         page.on("console", on_console)
         page.on("pageerror", lambda error: seen.page_errors.append(str(error)[:500]))
+        page.on("crash", lambda _page: seen.mark_gone("crashed"))
+        page.on("close", lambda _page: seen.mark_gone("closed"))
 
     # -- steps and checks ----------------------------------------------------------------------
 
-    async def _steps(self, page: Page) -> None:
+    async def _steps(self, page: Page, seen: Observation) -> None:
         steps = self.s.spec.steps or (Step("goto", {}),)
         for step in steps:
-            await self._step(page, step)
+            await self._step(page, step, seen)
 
     async def _steps_as_checks(self, page: Page, seen: Observation) -> list[FailedCheck]:
         """Run the steps; a step the site makes impossible (timeout, refused) is a failed check."""
@@ -350,7 +410,7 @@ class Runner:
         steps = self.s.spec.steps or (Step("goto", {}),)
         for index, step in enumerate(steps):
             try:
-                await self._step(page, step)
+                await self._step(page, step, seen)
             except PlaywrightError as exc:
                 if _is_tool_failure(exc):
                     raise
@@ -359,7 +419,7 @@ class Runner:
                 return [FailedCheck(name.strip(), "completes", _first_line(exc)[:300])]
         return []
 
-    async def _step(self, page: Page, step: Step) -> None:
+    async def _step(self, page: Page, step: Step, seen: Observation) -> None:
         timeout = self.s.spec.timeout_ms
         args = step.args
         if step.action == "goto":
@@ -384,9 +444,9 @@ class Runner:
         elif step.action == "wait_for":
             if "selector" in args:
                 await page.wait_for_selector(args["selector"], timeout=timeout)
-            if "request" in args:
-                from flakehunt.probe.checks import url_matches
-
+            # A request made already (say, while the click before navigated) counts: the page
+            # may well have made it before this step began to listen.
+            if "request" in args and not any(url_matches(args["request"], s.url) for s in seen.requests):
                 await page.wait_for_event(
                     "request", lambda r: url_matches(args["request"], r.url), timeout=timeout
                 )
@@ -394,11 +454,20 @@ class Runner:
                 await page.wait_for_load_state("networkidle", timeout=timeout)
 
     async def _settle(self, seen: Observation) -> None:
+        """
+        Wait until every request check is met or its `within_ms` has passed.
+
+        The wait ends early only when the page can no longer make a request at all: it crashed
+        or was closed. A page that merely looks idle can still make it (a timer, a promise
+        settled by a browser API, a message, an animation ending), and nothing a harness can
+        observe from outside proves otherwise, so an idle page is waited for, to the bound.
+        """
         checks = list(self.s.spec.checks)
         deadline = request_check_deadline(checks)
-        while pending_requests(checks, seen) and seen.elapsed_ms() < deadline:
+        while pending_requests(checks, seen) and seen.elapsed_ms() < deadline and not seen.gone:
             await asyncio.sleep(0.05)
-        await asyncio.sleep(self.s.spec.settle_ms / 1000)
+        if not seen.gone:
+            await asyncio.sleep(self.s.spec.settle_ms / 1000)
 
     async def _timings(self, page: Page, seen: Observation) -> None:
         entry = await page.evaluate(
@@ -430,32 +499,20 @@ class Runner:
             return self._verified[key]
         probe = await page.evaluate(
             """async (wantGeo) => {
-                const result = {ua: navigator.userAgent, width: window.innerWidth,
-                  lang: navigator.language, tz: Intl.DateTimeFormat().resolvedOptions().timeZone, geo: null};
-                if (wantGeo) {
+                const result = {ua: navigator.userAgent, screen: screen.width, dpr: window.devicePixelRatio,
+                  touch: navigator.maxTouchPoints, width: window.innerWidth,
+                  metaViewport: !!document.querySelector('meta[name=viewport]'),
+                  lang: navigator.language, tz: Intl.DateTimeFormat().resolvedOptions().timeZone,
+                  secure: window.isSecureContext, geo: null};
+                if (wantGeo && result.secure) {
                   result.geo = await new Promise(done => navigator.geolocation.getCurrentPosition(
-                    p => done([p.coords.latitude, p.coords.longitude]), () => done(null), {timeout: 2000}));
+                    p => done([p.coords.latitude, p.coords.longitude]), () => done(null), {timeout: 5000}));
                 }
                 return result;
             }""",
             bool(config["geolocation"]),
         )
-        missing = []
-        if config["device"]:
-            viewport = options.get("viewport") or {}
-            if probe["ua"] != options.get("user_agent") or probe["width"] != viewport.get("width"):
-                missing.append("device")
-        if config["locale"] and probe["lang"] != config["locale"]:
-            missing.append("locale")
-        if config["timezone"] and probe["tz"] != config["timezone"]:
-            missing.append("timezone")
-        if config["geolocation"]:
-            want = options["geolocation"]
-            got = probe["geo"]
-            if not got or abs(got[0] - want["latitude"]) > 0.01 or abs(got[1] - want["longitude"]) > 0.01:
-                missing.append("geolocation")
-        self._verified[key] = missing
-        return missing
+        return self._verified.setdefault(key, _not_applied(probe, config, options))
 
     # -- exchanges -----------------------------------------------------------------------------
 
@@ -519,6 +576,67 @@ class Runner:
         return rows
 
 
+def _not_applied(probe: dict[str, Any], config: dict[str, Any], options: dict[str, Any]) -> list[str]:
+    """
+    The requested dimensions (or parts of a device) the page did not see, from its own view.
+
+    A device is its user agent, screen width and pixel ratio, plus touch (`device.touch`) and
+    the mobile layout viewport (`device.mobile`); Firefox applies the first three but not the
+    last two (Playwright: "isMobile ... is not supported in Firefox").
+    """
+    missing = []
+    if config["device"]:
+        viewport = options.get("viewport") or {}
+        if (
+            probe["ua"] != options.get("user_agent")
+            or probe["screen"] != viewport.get("width")
+            or abs(probe["dpr"] - options.get("device_scale_factor", 1)) > 0.01
+        ):
+            missing.append("device")
+        if options.get("has_touch") and not probe["touch"]:
+            missing.append("device.touch")
+        if options.get("is_mobile"):
+            # Without a <meta name=viewport>, a mobile browser lays the page out wider than its
+            # screen (980 px); with one, the page cannot tell, so trust Playwright's documentation.
+            measurable = not probe["metaViewport"]
+            if (measurable and probe["width"] <= probe["screen"]) or (
+                not measurable and config["browser"] == "firefox"
+            ):
+                missing.append("device.mobile")
+    if config["locale"] and probe["lang"] != config["locale"]:
+        missing.append("locale")
+    if config["timezone"] and probe["tz"] != config["timezone"]:
+        missing.append("timezone")
+    # Geolocation is for secure contexts only (https or loopback): on a plain-http page no browser
+    # gives the page a position, which is what the customer's browser does too, not a limitation.
+    if config["geolocation"] and probe["secure"]:
+        want, got = options["geolocation"], probe["geo"]
+        if not got or abs(got[0] - want["latitude"]) > 0.01 or abs(got[1] - want["longitude"]) > 0.01:
+            missing.append("geolocation")
+    return missing
+
+
+class _Holding:
+    """Hold a semaphore for a block, with the option to give it back before the block ends."""
+
+    def __init__(self, semaphore: asyncio.Semaphore) -> None:
+        self.semaphore = semaphore
+        self.held = False
+
+    async def __aenter__(self) -> _Holding:
+        await self.semaphore.acquire()
+        self.held = True
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release()
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self.semaphore.release()
+
+
 def _is_mobile(playwright: Playwright, device: str | None) -> bool:
     return bool(device and playwright.devices[device].get("is_mobile"))
 
@@ -537,5 +655,31 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+MAX_DEFAULT_CONCURRENCY = 16
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity), not the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def default_concurrency() -> int:
-    return os.cpu_count() or 2
+    """
+    Runs in flight when none is asked for: four per usable CPU core, at most 16.
+
+    A probe run spends most of its time waiting, not computing: on the network, on the page's
+    own timers, and on a request check's `within_ms` when the request never comes (every run
+    at a stale edge waits that long). Waiting costs no CPU, so one run per core leaves the
+    cores idle while runs wait. Pages *loading* stay at one per core (the runner's loading
+    limit, held while a browser starts and the steps run), so the extra runs in flight only
+    overlap waiting: page loads are not slowed down, which would turn timing checks
+    (`within_ms`, `load_ms`) into false failures. The cap bounds memory (a waiting run holds a
+    browser context) and the load put on the site. bench/probe.py measures the effect.
+
+    >>> 2 <= default_concurrency() <= MAX_DEFAULT_CONCURRENCY
+    True
+    """
+    return max(2, min(4 * usable_cores(), MAX_DEFAULT_CONCURRENCY))
