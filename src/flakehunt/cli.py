@@ -236,7 +236,6 @@ def probe(
     """Run a probe spec across its configuration matrix, pinned to each CDN edge."""
     from flakehunt.case import open_case
     from flakehunt.probe import check_freshness, load_spec, run_probe
-    from flakehunt.probe.progress import progress_bar
     from flakehunt.watch.rounds import probe_into_store
 
     with user_errors():
@@ -250,7 +249,7 @@ def probe(
                 "probe needs a SPEC and --case or --store (or --freshness URL); see 'flakehunt probe --help'"
             )
         wanted = dict(item.partition("=")[::2] for item in customer or [])
-        with progress_bar(err, enabled=format_name != "json") as on_progress:
+        with progress_to_stderr("probing", enabled=format_name != "json") as on_progress:
             options = dict(
                 repeat=repeat,
                 concurrency=concurrency,
