@@ -89,6 +89,8 @@ def run_probe(
         Origin base URL for `header` checks with `equals_origin` (replaces the spec's `origin`).
     on_progress
         Called as `(label, done, total)` after every run.
+    write_every
+        Finished runs per stored part (a part is also written every 15 s and on interrupt).
 
     Returns
     -------
