@@ -27,6 +27,7 @@ from flakehunt.correlate import CorrelationResult, correlate_case
 from flakehunt.correlate.hypotheses import CONFIDENT
 from flakehunt.errors import FlakehuntError
 from flakehunt.report import RenderedReport, render_report
+from flakehunt.report.data import gather
 
 StepFn = Callable[[str], None]
 
@@ -290,7 +291,10 @@ def investigate(
         case, expect=expect, failure=failure, events=events, since=since, until=until
     )
     step("writing reports")
-    reports = [render_report(case, audience=audience, format_name=fmt) for audience, fmt in REPORTS]
+    content = gather(case)
+    reports = [
+        render_report(case, audience=audience, format_name=fmt, data=content) for audience, fmt in REPORTS
+    ]
     result = InvestigationResult(case, notes, probe_result, ingested, correlation, reports)
     top = result.top
     record(

@@ -46,6 +46,7 @@ def render_report(
     format_name: str = "md",
     redact: bool = True,
     output: str | Path | None = None,
+    data: dict[str, Any] | None = None,
 ) -> RenderedReport:
     """
     Render the report of `case` for `audience` in `format_name`.
@@ -58,6 +59,9 @@ def render_report(
     output
         A file path, ``"-"`` for the text only (the caller prints it), or None for the case's
         ``reports/<case>-<audience>.<format>``.
+    data
+        What `report.data.gather(case)` returned, when several reports are rendered at once, so
+        the case is read and correlated only once.
 
     Raises
     ------
@@ -70,7 +74,7 @@ def render_report(
         raise FlakehuntError(f"--format {format_name!r} is not one of: {', '.join(FORMATS)}")
     if audience == "customer" and not redact:
         raise FlakehuntError("a customer report is always redacted; drop --no-redact")
-    data = gather(case)
+    data = gather(case) if data is None else data
     manifest = "not redacted"
     if redact:
         redactor = Redactor(keep_addresses=data.get("edge_addresses", []))
