@@ -15,9 +15,9 @@ import polars as pl
 import pytest
 
 from flakehunt.case import open_case, read_journal
+from flakehunt.correlate.stats import wilson_interval
 from flakehunt.edgesim import SimWorld
 from flakehunt.probe import check_freshness, load_spec, parse_spec, run_probe
-from flakehunt.probe.rates import wilson_interval
 from flakehunt.store import scan_dataset, scan_exchanges
 
 PROBES = Path(__file__).resolve().parents[1] / "probes"
@@ -75,7 +75,7 @@ def test_failing_edge_rate_matches_the_configured_rate(case):
         result = run_probe(spec, case=case, url=world.site_url, edge_ips=[ip], repeat=80)
     (summary,) = result.configurations
     assert summary.runs == 80 and summary.errors == 0
-    low, high = wilson_interval(summary.failures, summary.counted, z=3.29)  # 99.9 %: tolerant
+    low, high = wilson_interval(summary.failures, summary.counted, confidence=0.999)  # 99.9 %: tolerant
     assert low <= 0.3 <= high, summary.to_dict()
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from flakehunt.correlate.stats import rate_upper_bound, wilson_interval
 from flakehunt.probe import SpecError, load_spec, parse_spec
 from flakehunt.probe.matrix import expand_matrix
-from flakehunt.probe.rates import wilson_interval, zero_failure_upper_bound
 
 PROBES = Path(__file__).resolve().parents[1] / "probes"
 
@@ -102,6 +102,9 @@ def test_edge_all_without_edges_is_a_spec_error():
 
 
 def test_zero_failure_bound_matches_the_rule_of_three_scale():
+    def zero_failure_upper_bound(runs: int) -> float:
+        return float(rate_upper_bound(0, runs))
+
     assert f"{zero_failure_upper_bound(40) * 100:.1f}" == "7.2"
     assert zero_failure_upper_bound(300) < 3 / 300 < zero_failure_upper_bound(100)
 

@@ -12,7 +12,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from flakehunt.probe.rates import wilson_interval, zero_failure_upper_bound
+from flakehunt.correlate.stats import rate_upper_bound, wilson_interval
 from flakehunt.schema import PROBE_RUN_SCHEMA, conform
 
 if TYPE_CHECKING:
@@ -105,7 +105,8 @@ class ConfigSummary:
 
     @property
     def ci95(self) -> tuple[float, float]:
-        return wilson_interval(self.failures, self.counted)
+        low, high = wilson_interval(self.failures, self.counted)
+        return float(low), float(high)
 
     def statement(self) -> str:
         """
@@ -119,7 +120,7 @@ class ConfigSummary:
         if not self.counted:
             return f"no usable runs ({self.errors} errors)"
         if not self.failures:
-            bound = zero_failure_upper_bound(self.counted) * 100
+            bound = float(rate_upper_bound(0, self.counted)) * 100
             return f"0/{self.counted}: failure rate below {bound:.1f} %"
         low, high = (x * 100 for x in self.ci95)
         rate = self.failures / self.counted * 100
