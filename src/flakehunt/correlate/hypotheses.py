@@ -402,8 +402,11 @@ def _bucket_seconds(bucket: str) -> int:
     return int(bucket[:-1]) * {"m": 60, "h": 3600, "d": 86400}[bucket[-1]]
 
 
+_network_by_dimension = _dimension_rule("network_timing")
+
+
 def network_timing(evidence: Evidence) -> list[Hypothesis]:
-    found = _dimension_rule("network_timing")(evidence)
+    found = _network_by_dimension(evidence)
     min_effect = CAUSES["network_timing"]["min_effect"]
     slow: list[tuple[str, NumericComparison]] = [
         (name, n)
