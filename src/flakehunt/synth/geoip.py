@@ -98,6 +98,25 @@ def write_geoip(out_dir: Path) -> tuple[Path, Path]:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     city_path, asn_path = out_dir / "GeoIP2-City.mmdb", out_dir / "GeoLite2-ASN.mmdb"
-    city_db.to_db_file(str(city_path))
-    asn_db.to_db_file(str(asn_path))
+    # mmdb_writer stamps `build_epoch` with the wall clock; a generated scenario must be byte-for-byte
+    # reproducible, so the databases are "built" at a fixed time instead.
+    import mmdb_writer
+
+    clock, mmdb_writer.time = mmdb_writer.time, _FixedClock(BUILD_EPOCH)
+    try:
+        city_db.to_db_file(str(city_path))
+        asn_db.to_db_file(str(asn_path))
+    finally:
+        mmdb_writer.time = clock
     return city_path, asn_path
+
+
+BUILD_EPOCH = 1_763_632_800  # 2025-11-20T10:00:00Z
+
+
+class _FixedClock:
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def time(self) -> float:
+        return float(self.epoch)
