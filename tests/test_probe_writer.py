@@ -6,22 +6,13 @@ import json
 from datetime import UTC, datetime
 
 from flakehunt.case import open_case
+from flakehunt.probe.matrix import DEFAULTS
 from flakehunt.probe.results import FailedCheck, RunRecord
 from flakehunt.probe.scrub import Scrubber
 from flakehunt.probe.writer import RunWriter
 from flakehunt.store import dataset_dir, scan_dataset, scan_exchanges
 
-CONFIG = {
-    "browser": "chromium",
-    "device": None,
-    "locale": None,
-    "timezone": None,
-    "geolocation": None,
-    "network": "fast",
-    "blocker": "off",
-    "cache": "cold",
-    "edge": "127.0.0.2",
-}
+CONFIG = {**DEFAULTS, "edge": "127.0.0.2"}
 
 
 def _run(index: int) -> RunRecord:
