@@ -208,7 +208,7 @@ def correlate_case(
             f"case {case.id!r} has no exchanges or probe runs yet; "
             "run 'flakehunt ingest' or 'flakehunt probe' first"
         )
-    evidence = _evidence(exchanges, logs, sets, observations_for_time, events)
+    evidence = _evidence(exchanges, logs, source, sets, observations_for_time, events)
     if runs is not None:
         evidence.beacons = trace_beacons(
             exchanges, scan_dataset(case, "probe_runs"), beacon=sequence.follow_up if sequence else None
@@ -241,7 +241,7 @@ def _remember(case: Case, result: CorrelationResult, *, failure, expect, events)
     )
 
 
-def _evidence(exchanges, logs, sets, observations_for_time, events) -> Evidence:
+def _evidence(exchanges, logs, source, sets, observations_for_time, events) -> Evidence:
     viewer_facing = exchanges.filter(pl.col("source") != "origin")
     assets = asset_paths(viewer_facing)
     pages = _page_paths(viewer_facing)
@@ -252,7 +252,6 @@ def _evidence(exchanges, logs, sets, observations_for_time, events) -> Evidence:
         .collect()
         .iter_rows()
     )
-    source = viewer_source(logs)
     origin = logs.filter(pl.col("source") == "origin")
     errors = ErrorCounts.of(logs.filter(pl.col("source") == source), origin) if source else None
     time = None
