@@ -53,12 +53,11 @@ def exec_lines(data: dict[str, Any]) -> list[str]:
     """Impact, cause, status: three lines for a manager."""
     top = top_hypothesis(data)
     cause = f"{top['summary']} (confidence {top['confidence']:.0%})" if top else "not identified yet"
-    status = (
-        f"next: {top['next_step']}"
-        if top
-        else "investigating; " + (data["missing"][0] if data["missing"] else "")
-    )
-    return [f"Impact: {impact(data)}.", f"Cause: {cause}.", f"Status: {status.rstrip('; ')}."]
+    if top:
+        status = f"next: {top['next_step']}"
+    else:
+        status = "investigating" + (f"; {data['missing'][0]}" if data["missing"] else "")
+    return [f"Impact: {impact(data)}.", f"Cause: {cause}.", f"Status: {status}."]
 
 
 def _when_it_happens(data: dict[str, Any]) -> str:
