@@ -32,6 +32,10 @@ def fill_from_distinct(
         {key: keys, **{f"__{name}": answers[name] for name in targets}},
         schema={key: frame.schema[key], **{f"__{name}": dtype for name, dtype in targets.items()}},
     )
-    joined = frame.join(found, on=key, how="left", maintain_order="left")
-    filled = joined.with_columns(pl.coalesce(name, f"__{name}").alias(name) for name in targets)
+    # Join the key column alone, not the whole frame: a join gathers every column it carries,
+    # and a frame of exchanges has forty, the vendor map among them.
+    answered = frame.select(key).join(found, on=key, how="left", maintain_order="left").drop(key)
+    filled = frame.with_columns(answered).with_columns(
+        pl.coalesce(name, f"__{name}").alias(name) for name in targets
+    )
     return filled.drop(f"__{name}" for name in targets), keys.len()
