@@ -11,7 +11,6 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -283,8 +282,10 @@ def ingest(
     format_name: Annotated[
         str | None, typer.Option("--format", help="Skip detection; see 'flakehunt formats'.")
     ] = None,
-    since: Annotated[datetime | None, typer.Option(help="Keep exchanges from this UTC time on.")] = None,
-    until: Annotated[datetime | None, typer.Option(help="Keep exchanges before this UTC time.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Keep exchanges from this time on (ISO 8601, or an age like 24h).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Keep exchanges before this time.")] = None,
     host: Annotated[str | None, typer.Option(help="Keep only exchanges for this Host.")] = None,
     nginx_format: Annotated[
         str | None,
@@ -300,14 +301,15 @@ def ingest(
     """Parse and normalize logs or HAR files into a case."""
     from flakehunt.case import open_case
     from flakehunt.ingest import ingest_paths
+    from flakehunt.timeparse import parse_when
 
     with user_errors(), progress_to_stderr("ingesting", enabled=output == "text", unit="bytes") as progress:
         summary = ingest_paths(
             paths,
             case=open_case(case),
             format_name=format_name,
-            since=since,
-            until=until,
+            since=parse_when(since, option="--since") if since else None,
+            until=parse_when(until, option="--until") if until else None,
             host=host,
             nginx_format=nginx_format,
             fields=fields,

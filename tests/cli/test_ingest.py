@@ -93,3 +93,28 @@ def test_cli_exits_cleanly_after_a_larger_ingest(tmp_path):
     )
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert json.loads(done.stdout)["rows_added"] == 200_000
+
+
+def test_time_window_takes_offsets_and_ages_like_the_other_commands(tmp_path, monkeypatch, case_dir):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(FIXTURES / "nginx/beats-nginx-access-test-xff-ipv6.log", "a.log")  # 2016 to 2018
+    # 21:02:48+02:00 is the 2017 line's own time (19:02:48Z): it and the 2018 line are kept;
+    # read as UTC, the offset dropped, it would keep the 2018 line alone.
+    since = ["--since", "2017-05-29T21:02:48+02:00", "--output", "json"]
+    result = runner.invoke(app, ["ingest", "a.log", "--case", "T-1", *since])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["files"][0]["kept"] == 2
+    recent = runner.invoke(app, ["ingest", "a.log", "--case", "T-2", "--since", "24h", "--output", "json"])
+    assert recent.exit_code == 0, recent.stderr
+    assert json.loads(recent.stdout)["files"][0]["kept"] == 0
+
+
+def test_bad_time_window_is_one_line_and_exit_2(tmp_path, monkeypatch, case_dir):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(FIXTURES / "nginx/beats-nginx-access-test-xff-ipv6.log", "a.log")
+    result = runner.invoke(app, ["ingest", "a.log", "--case", "T-1", "--until", "yesterday"])
+    assert result.exit_code == ExitCode.BAD_INPUT
+    assert result.stderr == (
+        "flakehunt: error: --until 'yesterday' is not a time; "
+        "use ISO 8601 like '2026-11-20T10:00Z' or an age like '24h'\n"
+    )
