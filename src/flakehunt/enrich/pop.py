@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, lru_cache
 from typing import NamedTuple
 
 import polars as pl
@@ -57,6 +57,7 @@ def iata_code(pop: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1 << 12)  # a few hundred POPs in all; each block would look them up again
 def locate_pop(pop: str) -> PopLocation | None:
     """
     City, country, continent and coordinates of an edge POP.

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 import polars as pl
 
@@ -70,6 +71,7 @@ def classify_device(user_agent: str, ua_family: str | None, os_family: str | Non
     return "other"
 
 
+@lru_cache(maxsize=1 << 16)  # a log has few user agents; each block would parse them again
 def parse_user_agent(user_agent: str) -> tuple[str | None, str | None, str | None, str | None]:
     """
     (ua_family, ua_major, os_family, device_class) of one user agent string.

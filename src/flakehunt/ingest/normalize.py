@@ -50,11 +50,11 @@ def normalize(fmt: Format, rows: pl.DataFrame, *, file_label: str) -> tuple[pl.D
     if bad_time.height:
         rows = rows.filter(pl.col("__ts").is_not_null())
 
-    targets: dict[str, list[pl.Expr]] = {}
+    targets: dict[str, list[FieldMap]] = {}
     for mapping in fmt.fields:
         if mapping.vendor in present:
-            targets.setdefault(mapping.to, []).append(_value(fmt, mapping))
-    columns = {name: pl.coalesce(exprs) for name, exprs in targets.items()}
+            targets.setdefault(mapping.to, []).append(mapping)
+    columns = {name: _coalesced(fmt, mappings) for name, mappings in targets.items()}
     frame = rows.lazy().with_columns(expr.alias(f"__t_{name}") for name, expr in columns.items())
     frame = _composites(frame, set(columns))
     filled = set(columns) | _composite_outputs(set(columns))
@@ -170,6 +170,14 @@ def _client_ip(value: pl.Expr) -> pl.Expr:
     return pl.coalesce(bracketed, v4_port, first)
 
 
+def _coalesced(fmt: Format, mappings: list[FieldMap]) -> pl.Expr:
+    """The first non-null of the vendor fields mapped to one column; scaled floats skip text."""
+    values = [_value(fmt, mapping) for mapping in mappings]
+    if mappings[0].to not in _FLOATS or any(mapping.scale is None for mapping in mappings):
+        values = [value.cast(pl.String) for value in values]
+    return pl.coalesce(values)
+
+
 def _value(fmt: Format, mapping: FieldMap) -> pl.Expr:
     value = pl.col(_decoded_name(mapping) if mapping.decode else mapping.vendor)
     if mapping.extract:
@@ -180,7 +188,7 @@ def _value(fmt: Format, mapping: FieldMap) -> pl.Expr:
             value.replace_strict(list(table), list(table.values()), default="other", return_dtype=pl.String)
         )
     if mapping.scale is not None:
-        value = value.cast(pl.Float64, strict=False) * mapping.scale
+        return value.cast(pl.Float64, strict=False) * mapping.scale
     return value.cast(pl.String)
 
 

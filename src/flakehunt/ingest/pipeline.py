@@ -342,12 +342,13 @@ def _ingest_file(
     result = FileResult(label, fmt.name)
     state = FileState()
     total = path.stat().st_size
-    finish = partial(_finish, fmt, label, result, window, geoip_dir, notes)
+    prepare = partial(_prepare, fmt, label=label, window=window, geoip_dir=geoip_dir)
+    finish = partial(_finish, fmt, label, result, notes)
     with _PartWriter(case, part_id) as writer, _InOrder(workers=_WORKERS, ahead=_WORKERS) as jobs:
         try:
             for block in iter_blocks(path):
                 for job in plan_block(fmt, block, state):
-                    jobs.submit(partial(_prepare, fmt, job, label), partial(finish, writer))
+                    jobs.submit(partial(prepare, job), partial(finish, writer))
                 if on_progress:
                     on_progress(label, block.bytes_read, total)
         except TruncatedInputError as exc:
@@ -365,8 +366,19 @@ def _ingest_file(
     return result
 
 
-def _prepare(fmt: Format, job: Callable[[], Piece], label: str) -> tuple[Piece, pl.DataFrame, pl.DataFrame]:
-    """Parse and normalize one piece (on a worker thread): the piece, its exchanges and rejects."""
+@dataclass
+class _Prepared:
+    """One piece, parsed, normalized, filtered and enriched: what `_finish` counts and writes."""
+
+    piece: Piece
+    exchanges: pl.DataFrame
+    rejects: pl.DataFrame
+    filtered: int
+    notes: list[str]
+
+
+def _prepare(fmt: Format, job: Callable[[], Piece], label: str, window, geoip_dir) -> _Prepared:
+    """Parse, normalize, filter and enrich one piece (on a worker thread)."""
     piece = job()
     parsed = piece.parsed
     exchanges, bad_time = normalize(fmt, parsed.rows, file_label=label)
@@ -375,22 +387,23 @@ def _prepare(fmt: Format, job: Callable[[], Piece], label: str) -> tuple[Piece, 
     rejects = pl.concat(
         [piece.too_long, parsed.rejects, bad_time.select(LINE, "reason", TEXT)], how="vertical_relaxed"
     )
-    return piece, exchanges, rejects
-
-
-def _finish(fmt, label, result, window, geoip_dir, notes, writer, prepared) -> None:
-    """Count, filter, enrich and write one prepared piece (on the caller's thread, in file order)."""
-    piece, exchanges, rejects = prepared
-    result.lines += piece.line_count
-    result.skipped += piece.parsed.skipped
-    result.rejected += rejects.height
-    before = exchanges.height
+    normalized = exchanges.height
     exchanges = _filter(exchanges, window)
-    result.filtered += before - exchanges.height
+    notes: set[str] = set()
     exchanges = _enrich(exchanges, geoip_dir, notes)
-    result.kept += exchanges.height
-    writer.exchanges(exchanges)
-    writer.rejects(rejects, label, fmt.name)
+    return _Prepared(piece, exchanges, rejects, normalized - exchanges.height, sorted(notes))
+
+
+def _finish(fmt, label, result, notes, writer, prepared: _Prepared) -> None:
+    """Count and write one prepared piece (on the caller's thread, in file order)."""
+    result.lines += prepared.piece.line_count
+    result.skipped += prepared.piece.parsed.skipped
+    result.rejected += prepared.rejects.height
+    result.filtered += prepared.filtered
+    result.kept += prepared.exchanges.height
+    notes.update(prepared.notes)
+    writer.exchanges(prepared.exchanges)
+    writer.rejects(prepared.rejects, label, fmt.name)
 
 
 class _InOrder:
@@ -538,8 +551,8 @@ def _ingest_records(document, path, label, *, case, formats, forced, part_id, wi
     too_long = lines.head(0).select(LINE, pl.lit("").alias("reason"), TEXT)
     piece = Piece(parse_chunk(fmt, lines, FileState()), too_long, lines.height, lambda: lines)
     with _PartWriter(case, part_id) as writer:
-        prepared = _prepare(fmt, lambda: piece, label)
-        _finish(fmt, label, result, window, geoip_dir, notes, writer, prepared)
+        prepared = _prepare(fmt, lambda: piece, label, window, geoip_dir)
+        _finish(fmt, label, result, notes, writer, prepared)
     return result
 
 
