@@ -3,6 +3,7 @@ exact normalized values on specific lines, and the traps PROVENANCE.md lists."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -388,6 +389,34 @@ def test_second_ingest_adds_nothing_and_says_so(case_dir):
     assert second.files[0].status == "already ingested"
     assert read_exchanges(case).height == 7
     assert [e["action"] for e in read_journal(case)] == ["ingest", "ingest"]
+
+
+def test_a_copy_under_another_name_is_found_already_ingested_after_its_hash(tmp_path, case_dir):
+    # the hash runs beside the parse, so a copy is recognised when its part is complete
+    original = FIXTURES / "nginx/beats-nginx-access-test-xff-ipv6.log"
+    copy = tmp_path / "copy.log"
+    shutil.copyfile(original, copy)
+    case, _ = ingest_one(original)
+    _, again = ingest_one(copy)
+    assert again.files[0].status == "already ingested" and again.rows_added == 0
+    assert read_exchanges(case).height == 7
+    assert not [p for p in case.data_dir.rglob("*.tmp")]
+
+
+def test_a_rerun_trusts_the_remembered_hash_and_a_changed_file_is_read_again(tmp_path, case_dir, monkeypatch):
+    log = tmp_path / "access.log"
+    shutil.copyfile(FIXTURES / "nginx/beats-nginx-access-test-xff-ipv6.log", log)
+    case, _ = ingest_one(log)
+    hashed: list[Path] = []
+    with monkeypatch.context() as patch:
+        patch.setattr("flakehunt.ingest.digest.file_digest", lambda p: hashed.append(p) or "x" * 64)
+        _, again = ingest_one(log)
+    assert again.files[0].status == "already ingested" and hashed == []
+    with log.open("a") as handle:
+        handle.write(log.read_text().splitlines()[0] + "\n")
+    _, changed = ingest_one(log)
+    assert changed.files[0].status == "ingested" and changed.rows_added == 8
+    assert read_exchanges(case).height == 15
 
 
 def test_since_until_and_host_filters(case_dir):

@@ -37,12 +37,12 @@ from flakehunt.formats.loader import Format, load_formats
 from flakehunt.ingest import custom
 from flakehunt.ingest.blocks import Piece, plan_block
 from flakehunt.ingest.detect import detect_format
+from flakehunt.ingest.digest import remember_digest, start_digest
 from flakehunt.ingest.normalize import normalize
 from flakehunt.ingest.parse import LINE, TEXT, FileState, parse_chunk
 from flakehunt.ingest.read import (
     MAX_LINE_BYTES,
     TruncatedInputError,
-    file_digest,
     iter_blocks,
     lines_from_text,
     read_head,
@@ -302,12 +302,23 @@ def _expanded(paths: Sequence[Path | str]) -> Iterator[list[tuple[Path, str]]]:
             Path(spool.name).unlink(missing_ok=True)
 
 
+def _already(label: str) -> FileResult:
+    return FileResult(label, None, status="already ingested")
+
+
 def _ingest_file(
     path, label, *, case, formats, forced, variant, window, on_progress, geoip_dir, notes
 ) -> FileResult:
-    part_id = file_digest(path) + variant
-    if store.has_part(case, store.EXCHANGES, part_id):
-        return FileResult(label, None, status="already ingested")
+    digest = start_digest(case, path)
+    if digest.known is not None and store.has_part(case, store.EXCHANGES, digest.known + variant):
+        return _already(label)
+
+    def part_id() -> str:  # asked for when the part is complete, so the hash runs beside the parse
+        value = digest.result()
+        if digest.known is None and label != "<stdin>":
+            remember_digest(case, path, value)
+        return value + variant
+
     head = read_head(path)
     document = _json_document(path, head)
     if document is not None and _is_har(document):
@@ -318,7 +329,7 @@ def _ingest_file(
         result = FileResult(label, forced.name if forced else None)
         with _PartWriter(case, part_id) as writer:
             writer.exchanges(conform(pl.DataFrame(schema=EXCHANGE_SCHEMA)))
-        return result
+        return _already(label) if writer.duplicate else result
     if document is not None:
         return _ingest_records(
             document,
@@ -337,7 +348,11 @@ def _ingest_file(
         # e.g. a CloudFront log of an hour without requests: a header and nothing else
         with _PartWriter(case, part_id) as writer:
             writer.exchanges(conform(pl.DataFrame(schema=EXCHANGE_SCHEMA)))
-        return FileResult(label, None, lines=sniff.height, skipped=sniff.height)
+        return (
+            _already(label)
+            if writer.duplicate
+            else FileResult(label, None, lines=sniff.height, skipped=sniff.height)
+        )
     fmt = forced or detect_format(sniff, formats, label=label)
     result = FileResult(label, fmt.name)
     state = FileState()
@@ -363,7 +378,7 @@ def _ingest_file(
                 fmt.name,
             )
             result.rejected += 1
-    return result
+    return _already(label) if writer.duplicate else result
 
 
 @dataclass
@@ -539,7 +554,7 @@ def _ingest_har(path, label, *, case, part_id, window, geoip_dir, notes) -> File
     with _PartWriter(case, part_id) as writer:
         writer.exchanges(exchanges)
         writer.rejects_conformed(conform(rejects, REJECT_SCHEMA))
-    return result
+    return _already(label) if writer.duplicate else result
 
 
 def _ingest_records(document, path, label, *, case, formats, forced, part_id, window, geoip_dir, notes):
@@ -553,7 +568,7 @@ def _ingest_records(document, path, label, *, case, formats, forced, part_id, wi
     with _PartWriter(case, part_id) as writer:
         prepared = _prepare(fmt, lambda: piece, label, window, geoip_dir)
         _finish(fmt, label, result, notes, writer, prepared)
-    return result
+    return _already(label) if writer.duplicate else result
 
 
 class _PartWriter:
@@ -567,8 +582,10 @@ class _PartWriter:
 
     _PENDING = 2
 
-    def __init__(self, case: Case, part_id: str) -> None:
-        self.targets = {name: store.part_path(case, name, part_id) for name in (store.EXCHANGES, REJECTS)}
+    def __init__(self, case: Case, part_id: Callable[[], str]) -> None:
+        self.case = case
+        self.part_id = part_id  # asked for at the end: the content hash may still be computing
+        self.duplicate = False  # set when the part turned out to be there already
         self.writers: dict[str, pq.ParquetWriter] = {}
         self.tmps: dict[str, Path] = {}
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flakehunt-parquet")
@@ -585,9 +602,9 @@ class _PartWriter:
     def _write_now(self, name: str, frame: pl.DataFrame) -> None:
         table = arrow_table(frame)
         if name not in self.writers:
-            target = self.targets[name]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+            folder = store.dataset_dir(self.case, name)
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = folder / f".ingest-{os.getpid()}-{id(self):x}.tmp"
             self.tmps[name] = tmp
             self.writers[name] = pq.ParquetWriter(tmp, table.schema, **parquet_options(table.schema))
         self.writers[name].write_table(table)
@@ -626,13 +643,22 @@ class _PartWriter:
                 writer.close()
             try:
                 if done:
-                    # rejects first: the exchanges part is the marker that the file is done
-                    for name in (REJECTS, store.EXCHANGES):
-                        if name in self.tmps:
-                            os.replace(self.tmps[name], self.targets[name])
+                    self._publish()
             finally:
                 for tmp in self.tmps.values():
                     tmp.unlink(missing_ok=True)
+
+    def _publish(self) -> None:
+        """Rename the parts into place, or drop them when the same content is there already."""
+        part_id = self.part_id()
+        targets = {name: store.part_path(self.case, name, part_id) for name in self.tmps}
+        if store.has_part(self.case, store.EXCHANGES, part_id):
+            self.duplicate = True
+            return
+        # rejects first: the exchanges part is the marker that the file is done
+        for name in (REJECTS, store.EXCHANGES):
+            if name in self.tmps:
+                os.replace(self.tmps[name], targets[name])
 
 
 # Dictionary encoding pays for repeated values and costs a hash per value: not for ids, times and

@@ -1,0 +1,86 @@
+"""
+Content keys of input files: a sha256 hashed beside the parse, and remembered by file identity.
+
+Hashing a large log first and parsing it after costs a core for the length of the read (a
+twentieth of an ingest); hashing it on its own thread while the parse runs costs nothing you
+wait for. The part is named by the hash once both are done. So that running the same ingest
+again still stops at once, the hash of each file read is remembered beside the case's data by
+(path, size, modification time, inode); a file that changed in any of these is hashed again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+from flakehunt.case import Case
+from flakehunt.ingest.read import file_digest
+
+_INDEX = "ingest-digests.json"
+
+
+class Digest:
+    """The sha256 of one file: already known, or computing on a daemon thread (Ctrl-C need not wait)."""
+
+    def __init__(self, path: Path, *, known: str | None = None) -> None:
+        self.known = known
+        self._value = known
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if known is None:
+            self._thread = threading.Thread(
+                target=self._hash, args=(path,), name="flakehunt-digest", daemon=True
+            )
+            self._thread.start()
+
+    def _hash(self, path: Path) -> None:
+        try:
+            self._value = file_digest(path)
+        except BaseException as exc:  # handed to the caller of result()
+            self._error = exc
+
+    def result(self) -> str:
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
+
+
+def start_digest(case: Case, path: Path) -> Digest:
+    """The file's digest: remembered from an earlier ingest, or started now."""
+    return Digest(path, known=_index(case).get(_identity(path)))
+
+
+def remember_digest(case: Case, path: Path, digest: str) -> None:
+    """Remember `digest` for the file as it is now; an index that cannot be written is skipped."""
+    index = _index(case)
+    index[_identity(path)] = digest
+    target = _index_path(case)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(index, indent=0, sort_keys=True))
+        os.replace(tmp, target)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # only a cache: the next ingest hashes again
+
+
+def _identity(path: Path) -> str:
+    stat = path.stat()
+    return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_dev}:{stat.st_ino}"
+
+
+def _index_path(case: Case) -> Path:
+    return case.data_dir / _INDEX
+
+
+def _index(case: Case) -> dict[str, str]:
+    try:
+        loaded = json.loads(_index_path(case).read_text())
+    except (OSError, ValueError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
