@@ -14,10 +14,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from flakehunt.browsers import launch_browser
 from flakehunt.case import open_case, read_journal
 from flakehunt.correlate.stats import wilson_interval
 from flakehunt.edgesim import SimWorld
-from flakehunt.probe import check_freshness, load_spec, parse_spec, run_probe
+from flakehunt.probe import check_freshness, load_spec, parse_spec, run_probe, runner
 from flakehunt.store import scan_dataset, scan_exchanges
 
 PROBES = Path(__file__).resolve().parents[1] / "probes"
@@ -59,6 +60,33 @@ def test_only_the_stale_edge_fails_the_pixel_check(case):
     assert stale_hash not in hashes.filter(pl.col("edge_pop") != "FRA56-C1")["content_hash"].to_list()
     assert exchanges["request_id"].null_count() == 0 and exchanges["run_id"].null_count() == 0
     assert read_journal(case)[-1]["action"] == "probe"
+
+
+def test_one_firefox_serves_every_edge_each_context_through_its_own_pin(case, monkeypatch):
+    launches = []
+
+    async def counting_launch(playwright, engine, **options):
+        launches.append((engine, options.get("pin_hosts")))
+        return await launch_browser(playwright, engine, **options)
+
+    monkeypatch.setattr(runner, "launch_browser", counting_launch)  # counts; the browser is real
+    spec = parse_spec(
+        {
+            "url": "http://shop.test/",
+            "steps": [{"goto": "/checkout"}],
+            "checks": [{"name": "pixel fired", "request": "/pixel.gif?event=purchase", "within_ms": 3000}],
+            "matrix": {"browser": ["firefox"], "edge": "all"},
+        }
+    )
+    with SimWorld(preset="stale-edge", edges=4) as world:
+        result = run_probe(spec, case=case, url=world.site_url, edge_ips=_edges(world), repeat=2)
+    assert launches == [("firefox", None)]
+    served = {(run.config["edge"], run.edge_pop) for run in result.runs}
+    assert served == {(s.ip, s.pop) for s in world.specs}  # each run reached the edge it was pinned to
+    failed = {run.edge_pop for run in result.runs if run.outcome == "fail"}
+    assert failed == {"FRA56-C1"} and not any(run.outcome == "error" for run in result.runs)
+    exchanges = scan_exchanges(case).filter(pl.col("path") == "/checkout").collect()
+    assert set(zip(exchanges["edge_ip"], exchanges["edge_pop"], strict=True)) == served
 
 
 def test_failing_edge_rate_matches_the_configured_rate(case):

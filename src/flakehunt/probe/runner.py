@@ -1,6 +1,7 @@
 """
-The async runner: one browser process per (engine, pinned edge), many isolated contexts in it,
-a bounded number of runs at a time, each run classified pass / fail / error.
+The async runner: one Chromium process per pinned edge and one Firefox for all edges (each of its
+contexts pinned through its edge's proxy, see `RunPlan.browser_key`), many isolated contexts in
+each, a bounded number of runs at a time, each run classified pass / fail / error.
 
 `error` means the tool failed (the browser crashed or disconnected, the harness timed out, this
 machine could not resolve a name); such runs are retried and never counted as site failures.
@@ -33,6 +34,7 @@ from flakehunt.probe.checks import (
     url_matches,
 )
 from flakehunt.probe.edges import cache_status, edge_pop, request_id
+from flakehunt.probe.pinproxy import PinningProxy
 from flakehunt.probe.profiles import NETWORK_PROFILES, place_coordinates
 from flakehunt.probe.results import FailedCheck, RunRecord
 from flakehunt.probe.scrub import Scrubber
@@ -68,7 +70,15 @@ class RunPlan:
 
     @property
     def browser_key(self) -> tuple[str, str | None]:
-        return (self.config["browser"], self.config["edge"])
+        """
+        The browser process this run uses: one per (Chromium, edge), one Firefox for all edges.
+
+        Chromium pins a name for its whole process (`--host-resolver-rules`) and starts in a
+        fraction of a CPU-second; Firefox takes ~3.5 CPU-seconds to start, so each Firefox
+        context is pinned through its own edge's proxy instead (pinproxy.py).
+        """
+        engine = self.config["browser"]
+        return (engine, None if engine == "firefox" else self.config["edge"])
 
 
 @dataclass
@@ -156,6 +166,7 @@ class Runner:
         self._artifacts = 0
         self._verified: dict[tuple, list[str]] = {}
         self._rng = random.Random()
+        self._proxies: dict[str, PinningProxy] = {}  # per edge, for Firefox's contexts
 
     async def run(self, on_progress: ProgressFn | None) -> None:
         semaphore = asyncio.Semaphore(self.s.concurrency)
@@ -181,10 +192,16 @@ class Runner:
                     errors = sum(r.outcome == "error" for r in self.records)
                     on_progress(f"{failures} failed, {errors} errors", len(self.records), total)
 
+        for edge in {
+            plan.config["edge"] for plan in self.plans if plan.browser_key[1] != plan.config["edge"]
+        }:
+            self._proxies[edge] = await PinningProxy({self.s.host: edge}).start()
         try:
             await asyncio.gather(*(one(plan) for plan in self.plans))
         finally:
             await self.pool.close_all()
+            for proxy in self._proxies.values():
+                await proxy.close()
         order = {plan.run_id: index for index, plan in enumerate(self.plans)}
         self.records.sort(key=lambda r: order[r.run_id])
 
@@ -237,6 +254,8 @@ class Runner:
         har_path = self.s.artifacts_dir / "har" / f"{plan.run_id}.har"
         har_path.parent.mkdir(parents=True, exist_ok=True)
         options = self._context_options(config, unsupported)
+        if plan.browser_key[1] != config["edge"]:  # this browser serves every edge: pin the context
+            options["proxy"] = {"server": self._proxies[config["edge"]].url}
         context = await browser.new_context(**options, record_har_path=str(har_path))
         started = datetime.now(UTC)
         seen = Observation()
