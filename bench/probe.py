@@ -9,7 +9,7 @@ run them one after another. Prints runs/minute for both, the ratio, where the fa
 the machine was overloaded), the load average, and peak memory of this process (browsers are
 separate processes).
 
-    .venv/bin/python bench/probe.py [--repeat 5] [--naive-sample 16] [--concurrency N]
+    .venv/bin/python bench/probe.py [--repeat 5] [--naive-sample 24] [--concurrency N]
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ async def naive(world: SimWorld, plans: list[tuple[str, str, str]]) -> list[bool
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--naive-sample", type=int, default=16)
+    parser.add_argument("--naive-sample", type=int, default=24)
     parser.add_argument("--concurrency", type=int, default=None)
     args = parser.parse_args()
     spec = parse_spec(SPEC)
