@@ -137,7 +137,7 @@ def read_delimited(fmt: Format, block: Block, columns: list[str]) -> pl.DataFram
     any line needs the line-wise parser (see the module docstring).
     """
     data = block.data
-    if not data or not _plain_bytes(data):
+    if not data or block.longest_line > MAX_LINE_BYTES or not _plain_bytes(data):
         return None
     width = len(columns)
     least = min(fmt.min_columns or width, width)
@@ -177,20 +177,17 @@ def _as_line_wise(frame: pl.DataFrame, names: list[str], least: int) -> bool:
 
     It strips trailing delimiters, counts the fields left, keeps empty fields as "" and treats
     whitespace-only lines as blank. The CSV reader makes empty and missing fields null. The two
-    agree when no line starts blank, no null comes before a line's last non-null field, every
-    line has `least` to `len(names)` fields, and no line can be over the length limit.
+    agree when no line starts blank, no null comes before a line's last non-null field and every
+    line has `least` to `len(names)` fields (the caller has checked the line lengths).
     """
     present = [pl.col(name).is_not_null() for name in names]
     fields = pl.max_horizontal([pl.when(p).then(i + 1).otherwise(0) for i, p in enumerate(present)])
     nulls = pl.sum_horizontal([~p for p in present])
     first = (pl.col(names[0]).str.strip_chars().str.len_bytes() > 0).fill_null(False)
-    # a line is at most its fields, a delimiter after each and a carriage return
-    bound = pl.sum_horizontal(pl.col(name).str.len_bytes() for name in names) + len(names) + 1
     same = (
         pl.col(_EXTRA).is_null()
         & fields.is_between(least, len(names))
         & (nulls == len(names) - fields)
         & first
-        & (bound <= MAX_LINE_BYTES)
     )
     return bool(frame.select(same.all()).item())

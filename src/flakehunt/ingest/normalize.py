@@ -152,9 +152,7 @@ def _first_addresses(frame: pl.DataFrame) -> pl.DataFrame:
     already one bare address; the regexes would cost a third of normalizing for nothing.
     """
     ip = pl.col("client_ip")
-    odd = ip.str.contains(r'[",\s\[]') | (
-        ip.str.contains(":", literal=True) & ip.str.contains(".", literal=True)
-    )
+    odd = ip.str.contains(r'[",\s\[]|:.*\.|\..*:')  # one pass; three `contains` cost twice as much
     distinct = frame.filter(odd)["client_ip"].unique()
     if distinct.len() == 0:
         return frame

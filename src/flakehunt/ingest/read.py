@@ -97,21 +97,38 @@ class Block:
     first_line: int
     bytes_read: int  # compressed bytes consumed so far, for progress
     lines: int | None = None  # the line count, when the caller already knows it
+    longest: int | None = None  # bytes in the longest line, without its newline
 
     @property
     def line_count(self) -> int:
         if self.lines is None:
-            self.lines = count_lines(self.data)
+            self.lines, self.longest = line_stats(self.data)
         return self.lines
 
+    @property
+    def longest_line(self) -> int:
+        if self.longest is None:
+            self.lines, self.longest = line_stats(self.data)
+        return self.longest
 
-def count_lines(data: bytes) -> int:
-    """Lines in `data` as `to_chunk` numbers them: a last line without its newline still counts."""
+
+def line_stats(data: bytes) -> tuple[int, int]:
+    """
+    Lines in `data` as `to_chunk` numbers them (a last line without its newline still counts),
+    and the bytes of the longest without its newline (a carriage return before it counts: an
+    upper bound for `to_chunk`'s limit check).
+
+    >>> line_stats(b"ab\\nc\\r\\n\\nlast")
+    (4, 4)
+    """
     if not data:
-        return 0
+        return 0, 0
     # numpy, not bytes.count: it releases the GIL, so the parse threads run meanwhile
-    newlines = int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n")))
-    return newlines + (0 if data.endswith(b"\n") else 1)
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
+    if not data.endswith(b"\n"):
+        ends = np.append(ends, len(data))
+    lengths = np.diff(ends, prepend=-1) - 1
+    return len(ends), int(lengths.max())
 
 
 def iter_blocks(path: Path, *, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Block]:
