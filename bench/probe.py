@@ -3,11 +3,11 @@ Probe throughput: flakehunt's runner vs the naive approach, in the same run, aga
 
 flakehunt: a 240-run matrix (2 engines x 8 edges x 3 devices x 5 repeats), one Chromium per
 edge and one Firefox for all edges (contexts pinned by a loopback proxy), many contexts, bounded
-concurrency (default: four runs per core in flight, one page loading per core). Naive: for a sample of the same runs, launch a browser per run and
-run them one after another. Prints runs/minute for both, the ratio, where the failures were
-(only the stale edge FRA56-C1 should fail: failures elsewhere are timing checks missed because
-the machine was overloaded), the load average, and peak memory of this process (browsers are
-separate processes).
+concurrency (default: four runs per core in flight, one page loading per core). Naive: for a
+sample of the same runs, launch a browser per run and run them one after another. Prints
+runs/minute for both, the ratio, where the failures were (only the stale edge FRA56-C1 should
+fail: failures elsewhere are timing checks missed because the machine was overloaded), the load
+average, and peak memory of this process (browsers are separate processes).
 
     .venv/bin/python bench/probe.py [--repeat 5] [--naive-sample 24] [--concurrency N]
 """
