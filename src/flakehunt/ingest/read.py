@@ -10,6 +10,7 @@ import os
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import BinaryIO
 
@@ -96,20 +97,18 @@ class Block:
     data: bytes
     first_line: int
     bytes_read: int  # compressed bytes consumed so far, for progress
-    lines: int | None = None  # the line count, when the caller already knows it
-    longest: int | None = None  # bytes in the longest line, without its newline
+
+    @cached_property
+    def _line_stats(self) -> tuple[int, int]:
+        return line_stats(self.data)  # one pass gives both, whichever is asked for first
 
     @property
     def line_count(self) -> int:
-        if self.lines is None:
-            self.lines, self.longest = line_stats(self.data)
-        return self.lines
+        return self._line_stats[0]
 
     @property
     def longest_line(self) -> int:
-        if self.longest is None:
-            self.lines, self.longest = line_stats(self.data)
-        return self.longest
+        return self._line_stats[1]
 
 
 def line_stats(data: bytes) -> tuple[int, int]:
