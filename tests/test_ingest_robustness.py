@@ -68,6 +68,21 @@ def test_over_long_line_is_rejected_with_its_size(tmp_path, case_dir):
     assert len(reject["text"]) == 200
 
 
+def test_over_long_tab_separated_line_is_rejected_though_its_fields_are_well_formed(tmp_path, case_dir):
+    # Only its length tells this line apart, so the CSV fast path must leave the block alone.
+    version, fields, first = (
+        (FIXTURES / "cloudfront-standard/node-cloudfront-log-parser-web-1-0.log").read_text().splitlines()[:3]
+    )
+    cells = first.split("\t")
+    cells[10] = "Mozilla/5.0%20" + "x" * MAX_LINE_BYTES  # cs(User-Agent)
+    path = tmp_path / "long-ua.log"
+    path.write_text("\n".join([version, fields, first, "\t".join(cells), first]) + "\n")
+    case, summary = ingest(path, format_name="cloudfront")
+    assert (summary.files[0].kept, summary.files[0].rejected) == (2, 1)
+    reject = read_rejects(case).row(0, named=True)
+    assert reject["line"] == 4 and "over the 1048576 byte limit" in reject["reason"]
+
+
 def test_empty_file(tmp_path, case_dir):
     path = tmp_path / "empty.log"
     path.write_bytes(b"")
