@@ -3,12 +3,14 @@ exact normalized values on specific lines, and the traps PROVENANCE.md lists."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 import pytest
+import xxhash
 
 from flakehunt.case import open_case, read_journal
 from flakehunt.errors import FlakehuntError
@@ -401,6 +403,24 @@ def test_a_copy_under_another_name_is_found_already_ingested_after_its_hash(tmp_
     assert again.files[0].status == "already ingested" and again.rows_added == 0
     assert read_exchanges(case).height == 7
     assert not [p for p in case.data_dir.rglob("*.tmp")]
+
+
+def test_parts_are_named_by_xxh3_and_a_case_from_0_1_named_by_sha256_is_not_ingested_twice(
+    tmp_path, case_dir
+):
+    log = tmp_path / "access.log"
+    shutil.copyfile(FIXTURES / "nginx/beats-nginx-access-test-xff-ipv6.log", log)
+    case, _ = ingest_one(log)
+    xxh3 = xxhash.xxh3_128(log.read_bytes()).hexdigest()
+    sha256 = hashlib.sha256(log.read_bytes()).hexdigest()
+    parts = sorted(case.data_dir.rglob("*.parquet"))
+    assert parts and {p.stem for p in parts} == {xxh3}
+    for part in parts:  # what flakehunt 0.1 wrote: sha256 names, and no digest index
+        part.rename(part.with_name(f"{sha256}.parquet"))
+    (case.data_dir / "ingest-digests.json").unlink()
+    _, again = ingest_one(log)
+    assert again.files[0].status == "already ingested"
+    assert read_exchanges(case).height == 7
 
 
 def test_a_rerun_trusts_the_remembered_hash_and_a_changed_file_is_read_again(tmp_path, case_dir, monkeypatch):

@@ -1,28 +1,34 @@
 """
-Content keys of input files: a sha256 hashed beside the parse, and remembered by file identity.
+Content keys of input files: an XXH3-128 hashed beside the parse, and remembered by file identity.
 
 Hashing a large log first and parsing it after costs a core for the length of the read (a
 twentieth of an ingest); hashing it on its own thread while the parse runs costs nothing you
 wait for. The part is named by the hash once both are done. So that running the same ingest
 again still stops at once, the hash of each file read is remembered beside the case's data by
 (path, size, modification time, inode); a file that changed in any of these is hashed again.
+
+Cases written by flakehunt 0.1 name their parts by sha256 (64 hex digits, not 32): where a
+case has such parts, a file is also checked under its sha256, so it is not ingested twice.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from pathlib import Path
 
+from flakehunt import store
 from flakehunt.case import Case
-from flakehunt.ingest.read import file_digest
+from flakehunt.ingest.read import file_digest, legacy_file_digest
 
 _INDEX = "ingest-digests.json"
+_LEGACY_ID = re.compile(r"^[0-9a-f]{64}(-|$)")
 
 
 class Digest:
-    """The sha256 of one file: already known, or computing on a daemon thread (Ctrl-C need not wait)."""
+    """The content key of one file: already known, or computing on a daemon thread (Ctrl-C need not wait)."""
 
     def __init__(self, path: Path, *, known: str | None = None) -> None:
         self.known = known
@@ -53,6 +59,13 @@ class Digest:
 def start_digest(case: Case, path: Path) -> Digest:
     """The file's digest: remembered from an earlier ingest, or started now."""
     return Digest(path, known=_index(case).get(_identity(path)))
+
+
+def in_legacy_part(case: Case, path: Path, variant: str) -> bool:
+    """Whether the file is in the case already as a part named by its sha256 (flakehunt 0.1)."""
+    folder = store.dataset_dir(case, store.EXCHANGES)
+    legacy = [p for p in folder.glob("*.parquet") if _LEGACY_ID.match(p.stem)]
+    return bool(legacy) and store.has_part(case, store.EXCHANGES, legacy_file_digest(path) + variant)
 
 
 def remember_digest(case: Case, path: Path, digest: str) -> None:

@@ -2,7 +2,7 @@
 The ingest pipeline: files -> detect -> parse -> normalize -> filter -> enrich -> Parquet parts.
 
 Each input file becomes one part of the case's `exchanges` dataset (and one of `rejects`), named
-by the sha256 of its bytes, written to a temporary file chunk by chunk and renamed at the end:
+by the hash of its bytes (ingest/digest.py), written to a temporary file chunk by chunk and renamed at the end:
 memory stays bounded by the chunk size, a crash leaves the dataset as it was, and ingesting the
 same file again finds the part and adds nothing.
 """
@@ -37,7 +37,7 @@ from flakehunt.formats.loader import Format, load_formats
 from flakehunt.ingest import custom
 from flakehunt.ingest.blocks import Piece, plan_block
 from flakehunt.ingest.detect import detect_format
-from flakehunt.ingest.digest import remember_digest, start_digest
+from flakehunt.ingest.digest import in_legacy_part, remember_digest, start_digest
 from flakehunt.ingest.normalize import normalize
 from flakehunt.ingest.parse import LINE, TEXT, FileState, parse_chunk
 from flakehunt.ingest.read import (
@@ -238,7 +238,7 @@ def _forced_format(formats, format_name, nginx_format, fields, mapping) -> Forma
 
 
 def _variant_key(forced: Format | None, since, until, host) -> str:
-    """Part ids are the file's sha256; options that change what is kept add a short suffix."""
+    """Part ids are the file's content hash; options that change what is kept add a short suffix."""
     if forced is None and since is None and until is None and host is None:
         return ""
     described = json.dumps(
@@ -311,6 +311,8 @@ def _ingest_file(
 ) -> FileResult:
     digest = start_digest(case, path)
     if digest.known is not None and store.has_part(case, store.EXCHANGES, digest.known + variant):
+        return _already(label)
+    if digest.known is None and in_legacy_part(case, path, variant):
         return _already(label)
 
     def part_id() -> str:  # asked for when the part is complete, so the hash runs beside the parse

@@ -16,6 +16,7 @@ from typing import BinaryIO
 
 import numpy as np
 import polars as pl
+import xxhash
 
 from flakehunt.errors import FlakehuntError
 from flakehunt.ingest.parse import LINE, TEXT
@@ -38,12 +39,23 @@ class TruncatedInputError(Exception):
 
 
 def file_digest(path: Path) -> str:
-    """sha256 of the file's bytes as stored (compressed files are hashed compressed)."""
-    digest = hashlib.sha256()
+    """
+    XXH3-128 of the file's bytes as stored (compressed files are hashed compressed), in hex.
+
+    The key only has to tell log files apart, not resist an attacker, and it is computed beside
+    the parse on a 2-core machine: XXH3 hashes 422 MB in 0.03 CPU seconds, sha256 in 0.25.
+    """
+    digest = xxhash.xxh3_128()
     with path.open("rb") as handle:
         while block := handle.read(1024 * 1024):
             digest.update(block)
     return digest.hexdigest()
+
+
+def legacy_file_digest(path: Path) -> str:
+    """sha256 of the file's bytes: what flakehunt 0.1 named parts by (see digest.py)."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def compression(path: Path) -> str | None:
