@@ -11,7 +11,7 @@ from flakehunt.case import open_case
 from flakehunt.formats import load_formats
 from flakehunt.ingest import ingest_paths
 from flakehunt.ingest.detect import parse_lines
-from flakehunt.ingest.read import lines_from_text
+from flakehunt.ingest.read import count_lines, has_line_over, lines_from_text
 from flakehunt.store import read_exchanges
 
 FORMATS = load_formats()
@@ -76,3 +76,12 @@ def test_second_ingest_adds_no_rows(tmp_path_factory, seed, repeat):
     assert first.rows_added == rows == repeat
     assert second.rows_added == 0 and read_exchanges(case).height == rows
     assert read_exchanges(case).filter(pl.col("format") == name).height == rows
+
+
+@given(data=st.binary(max_size=64).map(lambda b: b.replace(b"\x00", b"\n")), limit=st.integers(0, 12))
+def test_line_count_and_long_line_check_agree_with_splitting_the_lines(data, limit):
+    lines = data.split(b"\n") if data else []
+    if data.endswith(b"\n"):
+        lines.pop()
+    assert count_lines(data) == len(lines)
+    assert has_line_over(data, limit) == any(len(line) > limit for line in lines)

@@ -26,7 +26,7 @@ from polars.exceptions import PolarsError
 
 from flakehunt.formats.loader import Format
 from flakehunt.ingest.parse import LINE, REJECT_COLUMNS, FileState, Parsed, null_if, parse_chunk
-from flakehunt.ingest.read import MAX_LINE_BYTES, Block, to_chunk
+from flakehunt.ingest.read import Block, to_chunk
 
 # Beyond this many comment runs in one block (many small concatenated files), the line-wise
 # parser takes the whole block: per-run overhead would cost more than it saves.
@@ -137,7 +137,7 @@ def read_delimited(fmt: Format, block: Block, columns: list[str]) -> pl.DataFram
     any line needs the line-wise parser (see the module docstring).
     """
     data = block.data
-    if not data or block.longest_line > MAX_LINE_BYTES or not _plain_bytes(data):
+    if not data or block.has_over_long_line or not _plain_bytes(data):
         return None
     width = len(columns)
     least = min(fmt.min_columns or width, width)

@@ -14,7 +14,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import BinaryIO
 
-import numpy as np
 import polars as pl
 import xxhash
 
@@ -111,35 +110,44 @@ class Block:
     bytes_read: int  # compressed bytes consumed so far, for progress
 
     @cached_property
-    def _line_stats(self) -> tuple[int, int]:
-        return line_stats(self.data)  # one pass gives both, whichever is asked for first
-
-    @property
     def line_count(self) -> int:
-        return self._line_stats[0]
+        return count_lines(self.data)
 
-    @property
-    def longest_line(self) -> int:
-        return self._line_stats[1]
+    @cached_property
+    def has_over_long_line(self) -> bool:
+        return has_line_over(self.data, MAX_LINE_BYTES)
 
 
-def line_stats(data: bytes) -> tuple[int, int]:
+def count_lines(data: bytes) -> int:
     """
-    Lines in `data` as `to_chunk` numbers them (a last line without its newline still counts),
-    and the bytes of the longest without its newline (a carriage return before it counts: an
-    upper bound for `to_chunk`'s limit check).
+    Lines in `data` as `to_chunk` numbers them: a last line without its newline still counts.
 
-    >>> line_stats(b"ab\\nc\\r\\n\\nlast")
-    (4, 4)
+    >>> count_lines(b"ab\\nc\\r\\n\\nlast"), count_lines(b"ab\\n"), count_lines(b"")
+    (4, 1, 0)
     """
     if not data:
-        return 0, 0
-    # numpy, not bytes.count: it releases the GIL, so the parse threads run meanwhile
-    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
-    if not data.endswith(b"\n"):
-        ends = np.append(ends, len(data))
-    lengths = np.diff(ends, prepend=-1) - 1
-    return len(ends), int(lengths.max())
+        return 0
+    return data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+
+
+def has_line_over(data: bytes, limit: int) -> bool:
+    """
+    Whether a line of `data` is longer than `limit` bytes without its newline (a carriage return
+    before it counts: an upper bound for `to_chunk`'s limit check).
+
+    Jumps from the start of a line to the last newline at most `limit` bytes on: a few short
+    searches per block, where finding every newline would cost a pass over the bytes.
+
+    >>> has_line_over(b"abc\\nde\\n", 3), has_line_over(b"abc\\nde\\n", 2), has_line_over(b"abcd", 3)
+    (False, True, True)
+    """
+    start = 0
+    while len(data) - start > limit:
+        newline = data.rfind(b"\n", start, start + limit + 1)
+        if newline < 0:
+            return True
+        start = newline + 1
+    return False
 
 
 def iter_blocks(path: Path, *, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Block]:
