@@ -12,6 +12,7 @@ from flakehunt.formats import load_formats
 from flakehunt.ingest import ingest_paths
 from flakehunt.ingest.detect import parse_lines
 from flakehunt.ingest.read import count_lines, has_line_over, lines_from_text
+from flakehunt.ingest.vendor import vendor_items, vendor_map
 from flakehunt.store import read_exchanges
 
 FORMATS = load_formats()
@@ -85,3 +86,23 @@ def test_line_count_and_long_line_check_agree_with_splitting_the_lines(data, lim
         lines.pop()
     assert count_lines(data) == len(lines)
     assert has_line_over(data, limit) == any(len(line) > limit for line in lines)
+
+
+CELLS = st.none() | st.text(max_size=20)  # short strings sit inside the view, long ones in a buffer
+
+
+@given(
+    rows=st.integers(0, 6).flatmap(
+        lambda width: st.lists(st.lists(CELLS, min_size=width, max_size=width), max_size=8)
+    ),
+    skip=st.integers(0, 2),
+)
+def test_vendor_map_holds_each_rows_present_cells_in_key_order(rows, skip):
+    keys = [f"k{i}" for i in range(len(rows[0]) if rows else 3)]
+    padded = [["a padding string past twelve bytes"] * len(keys)] * skip + rows
+    columns = pl.DataFrame(padded or None, schema={k: pl.String for k in keys}, orient="row")
+    columns = columns.slice(skip)  # columns that start mid-buffer
+    expected = [[(k, v) for k, v in zip(keys, row, strict=True) if v is not None] for row in rows]
+    assert vendor_map(columns, len(rows)).to_pylist() == expected
+    items = vendor_items(columns, len(rows)).to_list()
+    assert items == [[{"key": k, "value": v} for k, v in row] for row in expected]

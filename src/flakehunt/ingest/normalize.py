@@ -6,15 +6,15 @@ path and query apart, provenance on every row, and every unmapped vendor field i
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from urllib.parse import unquote
 
-import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from flakehunt.formats.loader import FieldMap, Format
 from flakehunt.ingest.parse import LINE, TEXT
-from flakehunt.schema import EXCHANGE_SCHEMA, VENDOR_TYPE, conform
+from flakehunt.ingest.vendor import vendor_items
+from flakehunt.schema import EXCHANGE_SCHEMA, conform
 
 _INTS = {
     "status": pl.Int16,
@@ -39,6 +39,27 @@ def normalize(fmt: Format, rows: pl.DataFrame, *, file_label: str) -> tuple[pl.D
 
     Returns the exchanges and the rows whose time could not be read (`__line`, reason, `__text`
     is left null: the caller knows the text).
+    """
+    normalized = normalize_apart(fmt, rows, file_label=file_label)
+    exchanges = normalized.exchanges
+    exchanges = exchanges.with_columns(vendor_items(normalized.vendor, exchanges.height))
+    return exchanges, normalized.bad_time
+
+
+@dataclass
+class Normalized:
+    """`normalize_apart`'s result: exchanges, their vendor fields beside them, bad times."""
+
+    exchanges: pl.DataFrame  # EXCHANGE_SCHEMA, `vendor` left empty
+    vendor: pl.DataFrame  # one String column per vendor field, row for row with `exchanges`
+    # (no columns, and so no rows, when the format has no vendor fields)
+    bad_time: pl.DataFrame  # __line, reason, __text (null)
+
+
+def normalize_apart(fmt: Format, rows: pl.DataFrame, *, file_label: str) -> Normalized:
+    """
+    `normalize`, with the vendor fields left as columns beside the exchanges: the ingest
+    pipeline filters them with the rows and builds the Parquet map from them (vendor.py).
     """
     present = set(rows.columns) - {LINE}
     rows = _decode_percent(fmt, rows, present)
@@ -66,10 +87,11 @@ def normalize(fmt: Format, rows: pl.DataFrame, *, file_label: str) -> tuple[pl.D
         pl.lit(file_label).alias("file"),
         pl.col(LINE).alias("line"),
     )
-    out = conform(out).collect().with_columns(_vendor(rows, _vendor_keys(fmt, present)))
+    out = conform(out).collect()
     if "client_ip" in filled:
         out = _first_addresses(out)
-    return out, rejects
+    vendor = rows.select(pl.col(key).cast(pl.String) for key in _vendor_keys(fmt, present))
+    return Normalized(out, vendor, rejects)
 
 
 _NORMAL = [n for n in EXCHANGE_SCHEMA if n not in {"ts", "source", "format", "file", "line", "vendor"}]
@@ -302,44 +324,9 @@ def _time_reason(fmt: Format, present: set[str]) -> pl.Expr:
     return pl.format("time {} is not {}", shown, pl.lit(fmt.timestamp.parse))
 
 
-# -- vendor map ------------------------------------------------------------------------------------
+# -- vendor fields ---------------------------------------------------------------------------------
 
 
 def _vendor_keys(fmt: Format, present: set[str]) -> list[str]:
     mapped = {m.vendor for m in fmt.fields if not m.keep} | set(fmt.timestamp.fields)  # the time is in `ts`
     return sorted(n for n in present if n not in mapped and not n.startswith("__"))
-
-
-def _vendor(rows: pl.DataFrame, keys: list[str]) -> pl.Series:
-    """`vendor`: each row's non-null `keys`, in `keys` order, as {key, value} items."""
-    if not keys or rows.height == 0:
-        return pl.select(pl.repeat(pl.lit([], dtype=VENDOR_TYPE), rows.height)).to_series().alias("vendor")
-    return vendor_items(rows.select(pl.col(k).cast(pl.String) for k in keys))
-
-
-def vendor_items(columns: pl.DataFrame) -> pl.Series:
-    """
-    The non-null cells of each row of `columns` (all String) as a `vendor` list of {key, value}.
-
-    Built as an Arrow list array from offsets and gathered string views: polars' list
-    expressions (concat_list, list.eval) and an unpivot/group_by/join cost 2 to 40 times as much.
-
-    >>> vendor_items(pl.DataFrame({"a": ["1", None], "b": ["2", "3"]})).to_list()
-    [[{'key': 'a', 'value': '1'}, {'key': 'b', 'value': '2'}], [{'key': 'b', 'value': '3'}]]
-    """
-    height, keys = columns.height, columns.columns
-    present = columns.select(pl.all().is_not_null()).to_numpy(order="c")  # height x keys, row-major
-    flat = np.flatnonzero(present)  # row * len(keys) + key, in row order then key order
-    key_index, row = flat % len(keys), flat // len(keys)
-    offsets = np.zeros(height + 1, dtype=np.int64)
-    np.cumsum(present.sum(axis=1), out=offsets[1:])
-    stacked = pl.concat([columns[k] for k in keys], rechunk=False)  # column after column
-    values = stacked.gather(key_index * height + row)
-    names = pl.Series(keys, dtype=pl.String).gather(key_index)
-    items = (
-        pl.DataFrame({"key": names, "value": values})
-        .to_struct("item")
-        .to_arrow(compat_level=pl.CompatLevel.newest())
-    )
-    listed = pa.LargeListArray.from_arrays(pa.array(offsets), items)
-    return pl.Series("vendor", listed, dtype=VENDOR_TYPE)

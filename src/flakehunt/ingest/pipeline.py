@@ -38,7 +38,7 @@ from flakehunt.ingest import custom
 from flakehunt.ingest.blocks import Piece, plan_block
 from flakehunt.ingest.detect import detect_format
 from flakehunt.ingest.digest import in_legacy_part, remember_digest, start_digest
-from flakehunt.ingest.normalize import normalize
+from flakehunt.ingest.normalize import normalize_apart
 from flakehunt.ingest.parse import LINE, TEXT, FileState, parse_chunk
 from flakehunt.ingest.read import (
     MAX_LINE_BYTES,
@@ -47,6 +47,7 @@ from flakehunt.ingest.read import (
     lines_from_text,
     read_head,
 )
+from flakehunt.ingest.vendor import MAP_TYPE, vendor_map
 from flakehunt.schema import EXCHANGE_SCHEMA, REJECT_SCHEMA, conform
 
 ProgressFn = Callable[[str, int, int], None]
@@ -388,7 +389,8 @@ class _Prepared:
     """One piece, parsed, normalized, filtered and enriched: what `_finish` counts and writes."""
 
     piece: Piece
-    exchanges: pl.DataFrame
+    exchanges: pl.DataFrame  # `vendor` empty: it is built from `vendor` below when written
+    vendor: pl.DataFrame  # the vendor fields, row for row with `exchanges`
     rejects: pl.DataFrame
     filtered: int
     notes: list[str]
@@ -398,17 +400,21 @@ def _prepare(fmt: Format, job: Callable[[], Piece], label: str, window, geoip_di
     """Parse, normalize, filter and enrich one piece (on a worker thread)."""
     piece = job()
     parsed = piece.parsed
-    exchanges, bad_time = normalize(fmt, parsed.rows, file_label=label)
+    normalized = normalize_apart(fmt, parsed.rows, file_label=label)
+    exchanges, vendor, bad_time = normalized.exchanges, normalized.vendor, normalized.bad_time
     if bad_time.height:
         bad_time = bad_time.drop(TEXT).join(piece.lines(), on=LINE, how="left")
     rejects = pl.concat(
         [piece.too_long, parsed.rejects, bad_time.select(LINE, "reason", TEXT)], how="vertical_relaxed"
     )
-    normalized = exchanges.height
-    exchanges = _filter(exchanges, window)
+    before = exchanges.height
+    kept = _in_window(exchanges, window)
+    if kept is not None:
+        exchanges = exchanges.filter(kept)
+        vendor = vendor.filter(kept) if vendor.width else vendor
     notes: set[str] = set()
     exchanges = _enrich(exchanges, geoip_dir, notes)
-    return _Prepared(piece, exchanges, rejects, normalized - exchanges.height, sorted(notes))
+    return _Prepared(piece, exchanges, vendor, rejects, before - exchanges.height, sorted(notes))
 
 
 def _finish(fmt, label, result, notes, writer, prepared: _Prepared) -> None:
@@ -419,7 +425,7 @@ def _finish(fmt, label, result, notes, writer, prepared: _Prepared) -> None:
     result.filtered += prepared.filtered
     result.kept += prepared.exchanges.height
     notes.update(prepared.notes)
-    writer.exchanges(prepared.exchanges)
+    writer.exchanges(prepared.exchanges, prepared.vendor)
     writer.rejects(prepared.rejects, label, fmt.name)
 
 
@@ -462,14 +468,23 @@ class _InOrder:
 
 
 def _filter(frame: pl.DataFrame, window) -> pl.DataFrame:
+    kept = _in_window(frame, window)
+    return frame if kept is None else frame.filter(kept)
+
+
+def _in_window(frame: pl.DataFrame, window) -> pl.Series | None:
+    """Which rows are inside --since/--until/--host; None when no filter is set."""
     since, until, host = window
+    conditions = []
     if since is not None:
-        frame = frame.filter(pl.col("ts") >= since)
+        conditions.append(pl.col("ts") >= since)
     if until is not None:
-        frame = frame.filter(pl.col("ts") < until)
+        conditions.append(pl.col("ts") < until)
     if host:
-        frame = frame.filter(pl.col("host").str.to_lowercase() == host.lower())
-    return frame
+        conditions.append(pl.col("host").str.to_lowercase() == host.lower())
+    if not conditions:
+        return None
+    return frame.select(pl.all_horizontal(conditions).fill_null(False)).to_series()
 
 
 def _enrich(frame: pl.DataFrame, geoip_dir: Path | None, notes: set[str]) -> pl.DataFrame:
@@ -596,13 +611,13 @@ class _PartWriter:
     def __enter__(self) -> _PartWriter:
         return self
 
-    def _write(self, name: str, frame: pl.DataFrame) -> None:
+    def _write(self, name: str, frame: pl.DataFrame, vendor: pl.DataFrame | None = None) -> None:
         while len(self._pending) >= self._PENDING:
             self._pending.popleft().result()
-        self._pending.append(self._pool.submit(self._write_now, name, frame))
+        self._pending.append(self._pool.submit(self._write_now, name, frame, vendor))
 
-    def _write_now(self, name: str, frame: pl.DataFrame) -> None:
-        table = arrow_table(frame)
+    def _write_now(self, name: str, frame: pl.DataFrame, vendor: pl.DataFrame | None) -> None:
+        table = arrow_table(frame, vendor)
         if name not in self.writers:
             folder = store.dataset_dir(self.case, name)
             folder.mkdir(parents=True, exist_ok=True)
@@ -611,9 +626,10 @@ class _PartWriter:
             self.writers[name] = pq.ParquetWriter(tmp, table.schema, **parquet_options(table.schema))
         self.writers[name].write_table(table)
 
-    def exchanges(self, frame: pl.DataFrame) -> None:
+    def exchanges(self, frame: pl.DataFrame, vendor: pl.DataFrame | None = None) -> None:
+        """Write exchanges; `vendor`, when given, holds their vendor fields as columns."""
         if frame.height or store.EXCHANGES not in self.writers:
-            self._write(store.EXCHANGES, frame)
+            self._write(store.EXCHANGES, frame, vendor)
 
     def rejects(self, frame: pl.DataFrame, label: str, format_name: str) -> None:
         if frame.height:
@@ -691,26 +707,38 @@ def parquet_options(schema: pa.Schema) -> dict:
         "compression": "zstd",
         "use_dictionary": [leaf for leaf in leaves if leaf not in _NO_DICTIONARY],
         "write_statistics": [leaf for leaf in leaves if leaf in _STATISTICS],
+        # The Arrow schema is not stored: polars would read the dictionary-encoded vendor keys
+        # back as Categorical. Parquet's own types say all the rest (the same as write_part's).
+        "store_schema": False,
     }
 
 
-def arrow_table(frame: pl.DataFrame) -> pa.Table:
+def arrow_table(frame: pl.DataFrame, vendor: pl.DataFrame | None = None) -> pa.Table:
     """
-    `frame` as an Arrow table for Parquet: strings as views (no copy), `vendor` as map<string, string>.
+    `frame` as an Arrow table for Parquet: strings as views (no copy), `vendor` as a map.
 
-    The same Parquet as `store.write_part` writes, without copying every string first.
+    The map is built from `vendor`'s columns when given (`vendor.vendor_map`), else from
+    `frame`'s own list of {key, value}; either way it has `MAP_TYPE`, so every write to one
+    Parquet file has one schema.
     """
     table = frame.drop("vendor", strict=False).to_arrow(compat_level=pl.CompatLevel.newest())
     if "vendor" not in frame.columns:
         return table
-    items = frame["vendor"].to_arrow(compat_level=pl.CompatLevel.newest())
+    column = vendor_map(vendor, frame.height) if vendor is not None else _listed_map(frame["vendor"])
+    return table.add_column(frame.columns.index("vendor"), "vendor", column)
+
+
+def _listed_map(listed: pl.Series) -> pa.MapArray:
+    items = listed.to_arrow(compat_level=pl.CompatLevel.newest())
     if isinstance(items, pa.ChunkedArray):
         items = items.combine_chunks()
     offsets = np.asarray(items.offsets)
     offsets = pa.array((offsets - offsets[0]).astype(np.int32))
-    key, value = (child.cast(pa.string()) for child in items.flatten().flatten())
-    vendor = pa.MapArray.from_arrays(offsets, key, value, mask=items.is_null())
-    return table.add_column(frame.columns.index("vendor"), "vendor", vendor)
+    key, value = items.flatten().flatten()
+    key = key.cast(pa.string()).dictionary_encode()
+    return pa.MapArray.from_arrays(
+        offsets, key, value.cast(pa.string_view()), type=MAP_TYPE, mask=items.is_null()
+    )
 
 
 def scan_rejects(case: Case) -> pl.LazyFrame:
