@@ -294,3 +294,12 @@ def test_device_classes(agent: str, device_class: str) -> None:
 def test_missing_user_agents_stay_empty() -> None:
     enriched, _ = enrich_exchanges(exchanges(user_agent=["-", "", "(null)", None]))
     assert enriched.select("ua_family", "device_class").null_count().row(0) == (4, 4)
+
+
+def test_user_agents_go_through_ua_parsers_native_resolver() -> None:
+    """The `regex` extra (ua-parser-rs): the pure-Python resolver takes ~30x as long per distinct
+    user agent (bench/enrich.py), which a log with thousands of them would feel."""
+    import ua_parser
+
+    assert ua_parser.RegexResolver is not None
+    assert ua_parser.BestAvailableResolver is ua_parser.RegexResolver
