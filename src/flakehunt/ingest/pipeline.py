@@ -389,8 +389,7 @@ class _Prepared:
     """One piece, parsed, normalized, filtered and enriched: what `_finish` counts and writes."""
 
     piece: Piece
-    exchanges: pl.DataFrame  # `vendor` empty: it is built from `vendor` below when written
-    vendor: pl.DataFrame  # the vendor fields, row for row with `exchanges`
+    exchanges: pa.Table  # as written to Parquet: built here, so the one writer thread only writes
     rejects: pl.DataFrame
     filtered: int
     notes: list[str]
@@ -414,7 +413,8 @@ def _prepare(fmt: Format, job: Callable[[], Piece], label: str, window, geoip_di
         vendor = vendor.filter(kept) if vendor.width else vendor
     notes: set[str] = set()
     exchanges = _enrich(exchanges, geoip_dir, notes)
-    return _Prepared(piece, exchanges, vendor, rejects, before - exchanges.height, sorted(notes))
+    table = arrow_table(exchanges, vendor)
+    return _Prepared(piece, table, rejects, before - exchanges.height, sorted(notes))
 
 
 def _finish(fmt, label, result, notes, writer, prepared: _Prepared) -> None:
@@ -423,9 +423,9 @@ def _finish(fmt, label, result, notes, writer, prepared: _Prepared) -> None:
     result.skipped += prepared.piece.parsed.skipped
     result.rejected += prepared.rejects.height
     result.filtered += prepared.filtered
-    result.kept += prepared.exchanges.height
+    result.kept += prepared.exchanges.num_rows
     notes.update(prepared.notes)
-    writer.exchanges(prepared.exchanges, prepared.vendor)
+    writer.exchanges(prepared.exchanges)
     writer.rejects(prepared.rejects, label, fmt.name)
 
 
@@ -611,13 +611,13 @@ class _PartWriter:
     def __enter__(self) -> _PartWriter:
         return self
 
-    def _write(self, name: str, frame: pl.DataFrame, vendor: pl.DataFrame | None = None) -> None:
+    def _write(self, name: str, rows: pl.DataFrame | pa.Table) -> None:
         while len(self._pending) >= self._PENDING:
             self._pending.popleft().result()
-        self._pending.append(self._pool.submit(self._write_now, name, frame, vendor))
+        self._pending.append(self._pool.submit(self._write_now, name, rows))
 
-    def _write_now(self, name: str, frame: pl.DataFrame, vendor: pl.DataFrame | None) -> None:
-        table = arrow_table(frame, vendor)
+    def _write_now(self, name: str, rows: pl.DataFrame | pa.Table) -> None:
+        table = rows if isinstance(rows, pa.Table) else arrow_table(rows)
         if name not in self.writers:
             folder = store.dataset_dir(self.case, name)
             folder.mkdir(parents=True, exist_ok=True)
@@ -626,10 +626,10 @@ class _PartWriter:
             self.writers[name] = pq.ParquetWriter(tmp, table.schema, **parquet_options(table.schema))
         self.writers[name].write_table(table)
 
-    def exchanges(self, frame: pl.DataFrame, vendor: pl.DataFrame | None = None) -> None:
-        """Write exchanges; `vendor`, when given, holds their vendor fields as columns."""
-        if frame.height or store.EXCHANGES not in self.writers:
-            self._write(store.EXCHANGES, frame, vendor)
+    def exchanges(self, rows: pl.DataFrame | pa.Table) -> None:
+        """Write exchanges: a frame, or a table `arrow_table` made."""
+        if len(rows) or store.EXCHANGES not in self.writers:
+            self._write(store.EXCHANGES, rows)
 
     def rejects(self, frame: pl.DataFrame, label: str, format_name: str) -> None:
         if frame.height:
