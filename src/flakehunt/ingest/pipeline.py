@@ -607,6 +607,7 @@ class _PartWriter:
         self.tmps: dict[str, Path] = {}
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flakehunt-parquet")
         self._pending: deque[Future] = deque()
+        self._started: set[str] = set()  # datasets written to; `writers` is the writer thread's
 
     def __enter__(self) -> _PartWriter:
         return self
@@ -614,6 +615,7 @@ class _PartWriter:
     def _write(self, name: str, rows: pl.DataFrame | pa.Table) -> None:
         while len(self._pending) >= self._PENDING:
             self._pending.popleft().result()
+        self._started.add(name)
         self._pending.append(self._pool.submit(self._write_now, name, rows))
 
     def _write_now(self, name: str, rows: pl.DataFrame | pa.Table) -> None:
@@ -628,7 +630,7 @@ class _PartWriter:
 
     def exchanges(self, rows: pl.DataFrame | pa.Table) -> None:
         """Write exchanges: a frame, or a table `arrow_table` made."""
-        if len(rows) or store.EXCHANGES not in self.writers:
+        if len(rows) or store.EXCHANGES not in self._started:
             self._write(store.EXCHANGES, rows)
 
     def rejects(self, frame: pl.DataFrame, label: str, format_name: str) -> None:
