@@ -22,9 +22,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.fixture(autouse=True)
 def _private_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests never read or write the real ~/.config (the redaction key, user formats)."""
+    """Tests never read or write the real ~/.config (the redaction key, user formats) or ~/.cache."""
     config = tmp_path_factory.getbasetemp() / "xdg-config"
     monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
     monkeypatch.setenv("FLAKEHUNT_KEY", "flakehunt-test-key")
     monkeypatch.setenv("FLAKEHUNT_FORMATS_DIR", str(config / "flakehunt" / "formats"))
 

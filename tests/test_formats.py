@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
 import pytest
 
 from flakehunt.formats import FormatDefinitionError, load_format_file, load_formats
 from flakehunt.formats.loader import builtin_dir
+from flakehunt.ingest import detect
 from flakehunt.ingest.detect import detection_order, parse_sample_text
 
 FORMATS = load_formats(extra_dir=builtin_dir() / "no-such-folder")
@@ -82,3 +86,26 @@ def test_user_folder_overlays_builtin(tmp_path):
     assert formats["json_lines"].title == "our app log"
     assert formats["json_lines"].origin.endswith("json_lines.toml")
     assert formats["cloudfront"].origin == "built-in"
+
+
+def test_detection_order_is_saved_and_worked_out_again_when_the_formats_change(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(detect, "_ORDER_CACHE", {})
+    order = detection_order(FORMATS)
+    [saved] = (tmp_path / "flakehunt" / "detection-order").glob("*.json")
+    assert json.loads(saved.read_text()) == order
+    saved.write_text(json.dumps(order[::-1]))  # a saved order is taken as it is ...
+    monkeypatch.setattr(detect, "_ORDER_CACHE", {})
+    assert detection_order(FORMATS) == order[::-1]
+    changed = {**FORMATS, "nginx_main": replace(FORMATS["nginx_main"], title="changed")}
+    assert detection_order(changed) == order  # ... for the formats it was worked out for only
+    saved.write_text("[not json")
+    monkeypatch.setattr(detect, "_ORDER_CACHE", {})
+    assert detection_order(FORMATS) == order
+
+
+def test_detection_order_without_a_writable_cache_folder(tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))
+    monkeypatch.setattr(detect, "_ORDER_CACHE", {})
+    assert detection_order(FORMATS).index("apache_common") < detection_order(FORMATS).index("apache_combined")

@@ -3,14 +3,22 @@ Which format is this file? Sniff its first lines and let every format try them.
 
 The order formats are tried in comes from their own samples, as in lnav: a format that parses
 another format's samples is more generic, so it comes later and only wins on a better score.
+Working it out parses every format's samples with every format (a tenth of a second, most of a
+small file's ingest), so the order is kept in the user's cache folder, keyed by the formats
+and by the code that parses them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import json
+import os
 from collections.abc import Mapping
+from pathlib import Path
 
 import polars as pl
+import xxhash
 
 from flakehunt.errors import FlakehuntError
 from flakehunt.formats.loader import Format
@@ -18,7 +26,7 @@ from flakehunt.ingest.parse import LINE, TEXT, FileState, parse_chunk
 from flakehunt.ingest.read import lines_from_text
 
 SNIFF_LINES = 64
-_ORDER_CACHE: dict[tuple, list[str]] = {}
+_ORDER_CACHE: dict[Path, list[str]] = {}  # this process's, by saved file
 
 
 def parse_lines(
@@ -56,9 +64,51 @@ def parse_sample_text(fmt: Format, header: str, line: str) -> tuple[pl.DataFrame
 
 def detection_order(formats: Mapping[str, Format]) -> list[str]:
     """Format names, specific first: fewer other formats' samples parsed means more specific."""
-    key = tuple(sorted((f.name, f.origin, len(f.samples)) for f in formats.values()))
-    if key in _ORDER_CACHE:
-        return _ORDER_CACHE[key]
+    saved = _order_file(formats)
+    if saved in _ORDER_CACHE:
+        return _ORDER_CACHE[saved]
+    order = _read_order(saved, formats)
+    if order is None:
+        order = _work_out_order(formats)
+        _save_order(saved, order)
+    _ORDER_CACHE[saved] = order
+    return order
+
+
+# What decides the order besides the formats: the code that parses the samples.
+_ORDER_CODE = ("detect.py", "parse.py", "normalize.py", "read.py")
+
+
+def _order_file(formats: Mapping[str, Format]) -> Path:
+    digest = xxhash.xxh3_128(repr(sorted(formats.items())).encode())
+    digest.update(pl.__version__.encode())
+    for name in _ORDER_CODE:
+        digest.update((Path(__file__).parent / name).read_bytes())
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "flakehunt" / "detection-order" / f"{digest.hexdigest()}.json"
+
+
+def _read_order(path: Path, formats: Mapping[str, Format]) -> list[str] | None:
+    try:
+        order = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return order if isinstance(order, list) and sorted(order) == sorted(formats) else None
+
+
+def _save_order(path: Path, order: list[str]) -> None:
+    """Best effort: a read-only or full home folder only means working the order out again."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(order))
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+def _work_out_order(formats: Mapping[str, Format]) -> list[str]:
     by_header: dict[str, list[tuple[str, str]]] = {}
     for name, fmt in formats.items():
         for sample in fmt.samples:
@@ -70,9 +120,7 @@ def detection_order(formats: Mapping[str, Format]) -> list[str]:
             parsed = _parsed_lines(fmt, header, [line for _, line in owned])
             failed.update(owner for index, (owner, _) in enumerate(owned) if index not in parsed)
         covers[name] = sum(1 for other in formats if other != name and other not in failed)
-    order = sorted(formats, key=lambda n: (covers[n], n))
-    _ORDER_CACHE[key] = order
-    return order
+    return sorted(formats, key=lambda n: (covers[n], n))
 
 
 def _parsed_lines(fmt: Format, header: str, lines: list[str]) -> set[int]:
