@@ -26,7 +26,7 @@ from flakehunt.ingest.parse import LINE, TEXT, FileState, parse_chunk
 from flakehunt.ingest.read import lines_from_text
 
 SNIFF_LINES = 64
-_ORDER_CACHE: dict[Path, list[str]] = {}  # this process's, by saved file
+_ORDER_CACHE: dict[str, list[str]] = {}  # this process's, by `_order_key`
 
 
 def parse_lines(
@@ -64,14 +64,16 @@ def parse_sample_text(fmt: Format, header: str, line: str) -> tuple[pl.DataFrame
 
 def detection_order(formats: Mapping[str, Format]) -> list[str]:
     """Format names, specific first: fewer other formats' samples parsed means more specific."""
-    saved = _order_file(formats)
-    if saved in _ORDER_CACHE:
-        return _ORDER_CACHE[saved]
-    order = _read_order(saved, formats)
+    key = _order_key(formats)
+    if key in _ORDER_CACHE:
+        return _ORDER_CACHE[key]
+    saved = _order_file(key)
+    order = _read_order(saved, formats) if saved else None
     if order is None:
         order = _work_out_order(formats)
-        _save_order(saved, order)
-    _ORDER_CACHE[saved] = order
+        if saved:
+            _save_order(saved, order)
+    _ORDER_CACHE[key] = order
     return order
 
 
@@ -79,13 +81,21 @@ def detection_order(formats: Mapping[str, Format]) -> list[str]:
 _ORDER_CODE = ("detect.py", "parse.py", "normalize.py", "read.py")
 
 
-def _order_file(formats: Mapping[str, Format]) -> Path:
+def _order_key(formats: Mapping[str, Format]) -> str:
     digest = xxhash.xxh3_128(repr(sorted(formats.items())).encode())
     digest.update(pl.__version__.encode())
     for name in _ORDER_CODE:
         digest.update((Path(__file__).parent / name).read_bytes())
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "flakehunt" / "detection-order" / f"{digest.hexdigest()}.json"
+    return digest.hexdigest()
+
+
+def _order_file(key: str) -> Path | None:
+    """Where the order is kept: the XDG cache folder; None without a home folder."""
+    try:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    except RuntimeError:
+        return None
+    return base / "flakehunt" / "detection-order" / f"{key}.json"
 
 
 def _read_order(path: Path, formats: Mapping[str, Format]) -> list[str] | None:
@@ -93,7 +103,8 @@ def _read_order(path: Path, formats: Mapping[str, Format]) -> list[str] | None:
         order = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    return order if isinstance(order, list) and sorted(order) == sorted(formats) else None
+    valid = isinstance(order, list) and all(isinstance(name, str) for name in order)
+    return order if valid and sorted(order) == sorted(formats) else None
 
 
 def _save_order(path: Path, order: list[str]) -> None:
