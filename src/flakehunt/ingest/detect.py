@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
 import json
 import os
 from collections.abc import Mapping
@@ -83,7 +84,13 @@ _ORDER_CODE = ("detect.py", "parse.py", "normalize.py", "read.py")
 
 def _order_key(formats: Mapping[str, Format]) -> str:
     digest = xxhash.xxh3_128(repr(sorted(formats.items())).encode())
-    digest.update(pl.__version__.encode())
+    digest.update(_code_digest().encode())
+    return digest.hexdigest()
+
+
+@functools.cache  # the code does not change while the process runs; each file would read it again
+def _code_digest() -> str:
+    digest = xxhash.xxh3_128(pl.__version__.encode())
     for name in _ORDER_CODE:
         digest.update((Path(__file__).parent / name).read_bytes())
     return digest.hexdigest()
