@@ -25,6 +25,9 @@ except ImportError:  # pragma: no cover
 from flakehunt.console import err, out, progress_to_stderr
 from flakehunt.errors import ExitCode, FlakehuntError
 
+# Typer >= 0.22 raises its own Abort (Click's vendored exceptions have none); older ones raise Click's.
+_ABORTS = (getattr(click_exceptions, "Abort", typer.Abort), typer.Abort)
+
 
 class _OneLineErrors(TyperGroup):
     """Usage errors as one plain line and exit 2 (Typer would draw a boxed panel), Ctrl-C as 130."""
@@ -44,7 +47,7 @@ class _OneLineErrors(TyperGroup):
         except click_exceptions.ClickException as exc:  # e.g. a file option that does not exist
             typer.echo(f"flakehunt: error: {exc.format_message()}", err=True)
             sys.exit(ExitCode.BAD_INPUT)
-        except (click_exceptions.Abort, typer.Abort):
+        except _ABORTS:
             typer.echo("flakehunt: interrupted", err=True)
             sys.exit(ExitCode.INTERRUPTED)
         sys.exit(result if isinstance(result, int) else ExitCode.OK)

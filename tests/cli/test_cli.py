@@ -160,3 +160,23 @@ def test_ctrl_c_exits_130(tmp_path):
     assert process.returncode == ExitCode.INTERRUPTED, stderr
     assert stderr.splitlines()[-1] == "flakehunt: interrupted"
     assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("args", [["--help"], ["formats"]])
+def test_output_into_a_closed_pipe_ends_quietly(args):
+    # `flakehunt formats | head -1`: the reader is gone before flakehunt writes. No traceback.
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        process = subprocess.run(
+            [sys.executable, "-m", "flakehunt", *args],
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(writer)
+    assert "Traceback" not in process.stderr
+    assert process.stderr == ""
+    assert process.returncode in (ExitCode.OK, 1)
