@@ -26,6 +26,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from flakehunt.atomic import write_atomic
 from flakehunt.errors import FlakehuntError
 
 _CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -61,7 +62,7 @@ class Case:
         """Merge `changes` (None values skipped) into case.toml, atomically."""
         settings = self.settings()
         settings.update({key: value for key, value in changes.items() if value is not None})
-        _write_atomic(self.settings_path, tomli_w.dumps(settings).encode())
+        write_atomic(self.settings_path, tomli_w.dumps(settings).encode())
         return settings
 
 
@@ -91,7 +92,7 @@ def open_case(case_id: str, *, create: bool = True, root: Path | None = None) ->
             raise FlakehuntError(f"no case {case_id!r} in {case.root.parent}; see 'flakehunt case list'")
         case.root.mkdir(parents=True, exist_ok=True)
         created = datetime.now(UTC).replace(microsecond=0)
-        _write_atomic(case.settings_path, tomli_w.dumps({"id": case_id, "created": created}).encode())
+        write_atomic(case.settings_path, tomli_w.dumps({"id": case_id, "created": created}).encode())
     return case
 
 
@@ -171,9 +172,3 @@ def _os_user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)

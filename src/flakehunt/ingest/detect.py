@@ -21,6 +21,7 @@ from pathlib import Path
 import polars as pl
 import xxhash
 
+from flakehunt.atomic import write_atomic
 from flakehunt.errors import FlakehuntError
 from flakehunt.formats.loader import Format
 from flakehunt.ingest.parse import LINE, TEXT, FileState, parse_chunk
@@ -116,14 +117,8 @@ def _read_order(path: Path, formats: Mapping[str, Format]) -> list[str] | None:
 
 def _save_order(path: Path, order: list[str]) -> None:
     """Best effort: a read-only or full home folder only means working the order out again."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(order))
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        write_atomic(path, json.dumps(order))
 
 
 def _work_out_order(formats: Mapping[str, Format]) -> list[str]:

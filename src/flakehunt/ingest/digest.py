@@ -13,13 +13,14 @@ case has such parts, a file is also checked under its sha256, so it is not inges
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import re
 import threading
 from pathlib import Path
 
 from flakehunt import store
+from flakehunt.atomic import write_atomic
 from flakehunt.case import Case
 from flakehunt.ingest.read import file_digest, legacy_file_digest
 
@@ -72,14 +73,8 @@ def remember_digest(case: Case, path: Path, digest: str) -> None:
     """Remember `digest` for the file as it is now; an index that cannot be written is skipped."""
     index = _index(case)
     index[_identity(path)] = digest
-    target = _index_path(case)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(index, indent=0, sort_keys=True))
-        os.replace(tmp, target)
-    except OSError:
-        tmp.unlink(missing_ok=True)  # only a cache: the next ingest hashes again
+    with contextlib.suppress(OSError):  # only a cache: the next ingest hashes again
+        write_atomic(_index_path(case), json.dumps(index, indent=0, sort_keys=True))
 
 
 def _identity(path: Path) -> str:

@@ -6,13 +6,13 @@ redacted by default (DESIGN.md, "Safe to share").
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rich.text import Text
 
+from flakehunt.atomic import write_atomic
 from flakehunt.case import Case, record
 from flakehunt.errors import FlakehuntError
 from flakehunt.redact import Redactor
@@ -87,7 +87,7 @@ def render_report(
     path = None
     if output != "-":
         path = Path(output) if output else case.reports_dir / f"{case.id}-{audience}.{FORMATS[format_name]}"
-        _write_atomic(path, text)
+        write_atomic(path, text)
     record(
         case,
         "report",
@@ -113,10 +113,3 @@ def _render(data: dict[str, Any], audience: str, format_name: str) -> str:
         content = dict(data)
     content["redaction"] = data["redaction"]
     return json.dumps(content, indent=2, default=str) + "\n"
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

@@ -17,7 +17,6 @@ failures seen from one location only.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shutil
 from datetime import datetime
@@ -26,6 +25,7 @@ from pathlib import Path
 import polars as pl
 import tomli_w
 
+from flakehunt.atomic import write_atomic
 from flakehunt.case import Case, open_case, record
 from flakehunt.schema import EXCHANGE_SCHEMA, conform
 from flakehunt.store import EXCHANGES, dataset_dir, scan_dataset, write_part
@@ -142,9 +142,7 @@ def _set_window(case: Case, **values: object) -> None:
     """Replace (not merge) the view's window: a key left out now must not keep an old value."""
     settings = {key: value for key, value in case.settings().items() if key not in values}
     settings.update({key: value for key, value in values.items() if value is not None})
-    tmp = case.settings_path.with_name(f".{case.settings_path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(tomli_w.dumps(settings).encode())
-    os.replace(tmp, case.settings_path)
+    write_atomic(case.settings_path, tomli_w.dumps(settings))
 
 
 def _view_id(store: RunStore) -> str:
