@@ -13,6 +13,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -55,17 +56,24 @@ def write_part(case: Case, name: str, part_id: str, frame: pl.DataFrame) -> Path
 
 
 def _to_arrow(frame: pl.DataFrame) -> pa.Table:
-    table = frame.to_arrow()
-    if "vendor" not in table.column_names:
-        return table
-    index = table.column_names.index("vendor")
-    column = table.column(index).combine_chunks()
-    item = pa.struct([("key", pa.string()), ("value", pa.string())])
-    column = column.cast(pa.list_(item))
-    as_map = pa.MapArray.from_arrays(
-        column.offsets, column.values.field("key"), column.values.field("value"), mask=column.is_null()
-    )
-    return table.set_column(index, "vendor", as_map)
+    if "vendor" not in frame.columns:
+        return frame.to_arrow()
+    table = frame.drop("vendor").to_arrow()
+    vendor = listed_map(frame["vendor"], pa.map_(pa.string(), pa.string()))
+    return table.add_column(frame.columns.index("vendor"), "vendor", vendor)
+
+
+def listed_map(listed: pl.Series, map_type: pa.MapType) -> pa.MapArray:
+    """A `vendor` column (a polars list of {key, value} structs) as the Arrow map Parquet stores."""
+    items = listed.to_arrow(compat_level=pl.CompatLevel.newest())
+    if isinstance(items, pa.ChunkedArray):
+        items = items.combine_chunks()
+    offsets = np.asarray(items.offsets)
+    offsets = pa.array((offsets - offsets[0]).astype(np.int32))  # a sliced list starts past 0
+    key, value = items.flatten().flatten()
+    key = key.cast(pa.string()).cast(map_type.key_type)  # Arrow casts no string view to a dictionary
+    value = value.cast(map_type.item_type)
+    return pa.MapArray.from_arrays(offsets, key, value, type=map_type, mask=items.is_null())
 
 
 def scan_dataset(case: Case, name: str, schema: dict[str, pl.DataType] | None = None) -> pl.LazyFrame:

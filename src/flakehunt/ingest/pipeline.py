@@ -25,7 +25,6 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -726,21 +725,12 @@ def arrow_table(frame: pl.DataFrame, vendor: pl.DataFrame | None = None) -> pa.T
     table = frame.drop("vendor", strict=False).to_arrow(compat_level=pl.CompatLevel.newest())
     if "vendor" not in frame.columns:
         return table
-    column = vendor_map(vendor, frame.height) if vendor is not None else _listed_map(frame["vendor"])
-    return table.add_column(frame.columns.index("vendor"), "vendor", column)
-
-
-def _listed_map(listed: pl.Series) -> pa.MapArray:
-    items = listed.to_arrow(compat_level=pl.CompatLevel.newest())
-    if isinstance(items, pa.ChunkedArray):
-        items = items.combine_chunks()
-    offsets = np.asarray(items.offsets)
-    offsets = pa.array((offsets - offsets[0]).astype(np.int32))
-    key, value = items.flatten().flatten()
-    key = key.cast(pa.string()).dictionary_encode()
-    return pa.MapArray.from_arrays(
-        offsets, key, value.cast(pa.string_view()), type=MAP_TYPE, mask=items.is_null()
+    column = (
+        vendor_map(vendor, frame.height)
+        if vendor is not None
+        else store.listed_map(frame["vendor"], MAP_TYPE)
     )
+    return table.add_column(frame.columns.index("vendor"), "vendor", column)
 
 
 def scan_rejects(case: Case) -> pl.LazyFrame:
