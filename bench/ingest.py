@@ -19,13 +19,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import polars as pl
+from enrich import make_agents
 
 HEADER = (
     "#Version: 1.0\n#Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem "
@@ -37,22 +40,38 @@ HEADER = (
     "sc-content-type sc-content-len sc-range-start sc-range-end\n"
 )
 POPS = ["FRA56-C1", "IAD89-P2", "NRT57-C3", "LHR61-C2", "SEA19-C1", "GRU3-C1", "SIN2-C1", "SYD4-C1"]
-AGENTS = [
-    "Mozilla/5.0%20(Windows%20NT%2010.0;%20Win64;%20x64)%20AppleWebKit/537.36%20(KHTML,%20like%20Gecko)"
-    f"%20Chrome/{v}.0.0.0%20Safari/537.36"
-    for v in range(110, 126)
-] + [
-    "Mozilla/5.0%20(iPhone;%20CPU%20iPhone%20OS%2017_4%20like%20Mac%20OS%20X)%20AppleWebKit/605.1.15"
-    "%20(KHTML,%20like%20Gecko)%20Version/17.4%20Mobile/15E148%20Safari/604.1",
-    "Mozilla/5.0%20(X11;%20Linux%20x86_64;%20rv:125.0)%20Gecko/20100101%20Firefox/125.0",
-    "curl/8.5.0",
-    "Mozilla/5.0%2520(compatible;%2520Googlebot/2.1;%2520+http://www.google.com/bot.html)",
-]
 RESULTS = ["Hit", "Hit", "Hit", "Miss", "RefreshHit", "Error"]
 
 
+AGENT_COUNT = 10_000  # distinct user agents: a busy site's day has tens of thousands
+
+
+def cloudfront_agents(count: int, seed: int) -> pl.Series:
+    """`count` user agents as CloudFront writes them: spaces as %20, one in twenty double-encoded."""
+    rng = random.Random(seed)
+    agents = make_agents(rng, count - 2) + [
+        "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/17.4 Mobile/15E148 Safari/604.1",
+    ]
+    rng.shuffle(agents)
+    return pl.Series([agent.replace(" ", "%2520" if rng.random() < 0.05 else "%20") for agent in agents])
+
+
+def request_ids(count: int, seed: int) -> pl.Series:
+    """CloudFront-like request ids: 56 URL-safe base64 characters of random bytes (they do not compress)."""
+    raw = np.random.default_rng(seed).bytes(42 * count)
+    ids = pl.Series(np.frombuffer(raw, dtype="S42")).bin.encode("base64")
+    return ids.str.replace_all("+", "-", literal=True).str.replace_all("/", "_", literal=True)
+
+
 def write_cloudfront_log(path: Path, *, lines: int, seed: int = 42) -> Path:
-    """A seeded CloudFront standard log of `lines` records, written columnar (fast at 5M lines)."""
+    """
+    A seeded CloudFront standard log of `lines` records, written columnar (fast at 5M lines).
+
+    As in real logs, a few user agents are most of the traffic and a long tail the rest, and
+    request ids are random.
+    """
     n = lines
     rnd = pl.int_range(n, eager=True).alias("i")
     frame = pl.DataFrame(rnd).with_columns(
@@ -68,13 +87,13 @@ def write_cloudfront_log(path: Path, *, lines: int, seed: int = 42) -> Path:
         (pl.col("h1") // 7 % 60_000 + 200).alias("bytes"),
         pl.format("198.51.{}.{}", (pl.col("h2") % 200), (pl.col("h2") // 200 % 250)).alias("ip"),
         pl.format("/static/asset-{}.js", pl.col("h2") // 50_000 % 300).alias("path"),
-        (pl.col("h2") // 13 % len(AGENTS)).alias("ua"),
+        # u**3 of a uniform u: the first agents are the popular ones
+        ((pl.col("h2") % 1_000_003 / 1_000_003).pow(3) * AGENT_COUNT).cast(pl.Int64).alias("ua"),
         (pl.col("h1") // 11 % len(RESULTS)).alias("result"),
-        pl.format("{}{}==", pl.col("h1").cast(pl.String), pl.col("h2").cast(pl.String)).alias("rid"),
         ((pl.col("h1") // 17 % 900) / 1000 + 0.001).round(3).alias("taken"),
         (pl.col("h2") // 19 % 60_000 + 1024).alias("port"),
     )
-    pops, agents = pl.Series(POPS), pl.Series(AGENTS)
+    pops, agents = pl.Series(POPS), cloudfront_agents(AGENT_COUNT, seed)
     result = pl.col("result").replace_strict(list(range(len(RESULTS))), RESULTS)
     out = frame.select(
         pl.col("t").dt.strftime("%Y-%m-%d").alias("date"),
@@ -91,7 +110,7 @@ def write_cloudfront_log(path: Path, *, lines: int, seed: int = 42) -> Path:
         pl.lit("v=3").alias("query"),
         pl.lit("-").alias("cookie"),
         result.alias("result"),
-        pl.col("rid"),
+        request_ids(n, seed).alias("rid"),
         pl.lit("shop.example.com").alias("host"),
         pl.lit("https").alias("proto"),
         pl.lit("310").alias("cs_bytes"),
