@@ -11,7 +11,7 @@ import pytest
 
 from flakehunt import doctor
 from flakehunt.enrich import enrich_exchanges
-from flakehunt.enrich._distinct import fill_from_distinct
+from flakehunt.enrich._distinct import Answers, fill_from_distinct
 from flakehunt.enrich.geoip import NO_ASN_NOTE, NO_DATABASE_NOTE
 from flakehunt.enrich.pop import POP_COLUMNS, locate_pops
 from flakehunt.enrich.testing import DOCUMENTATION_NETWORKS, write_test_geoip
@@ -303,3 +303,35 @@ def test_user_agents_go_through_ua_parsers_native_resolver() -> None:
 
     assert ua_parser.RegexResolver is not None
     assert ua_parser.BestAvailableResolver is ua_parser.RegexResolver
+
+
+def test_answers_carry_over_to_the_next_blocks_and_stay_bounded() -> None:
+    asked: list[list[str]] = []
+
+    def counting(pops: list[str]) -> dict[str, list]:
+        asked.append(sorted(pops))
+        return locate_pops(pops)
+
+    answers = Answers("edge_pop", POP_COLUMNS, limit=3)
+    first, _ = fill_from_distinct(
+        exchanges(edge_pop=["FRA56-C1", "SFO5-C1"]), "edge_pop", POP_COLUMNS, counting, answers
+    )
+    second, looked_up = fill_from_distinct(
+        exchanges(edge_pop=["SFO5-C1", "NRT57-C3", "FRA56-C1", None]),
+        "edge_pop",
+        POP_COLUMNS,
+        counting,
+        answers,
+    )
+    assert asked == [["FRA56-C1", "SFO5-C1"], ["NRT57-C3"]] and looked_up == 1
+    assert second["pop_country"].to_list() == ["US", "JP", "DE", None]
+    assert first["pop_country"].to_list() == ["DE", "US"]
+    # Two threads that looked up the same key add it twice: one row per key stays.
+    answers.add(answers.frame)
+    assert answers.frame.height == 3
+    # Past the limit the answers start afresh, and are still right.
+    third, looked_up = fill_from_distinct(
+        exchanges(edge_pop=["LHR61-C2"]), "edge_pop", POP_COLUMNS, counting, answers
+    )
+    assert looked_up == 1 and answers.frame["edge_pop"].to_list() == ["LHR61-C2"]
+    assert third["pop_country"].to_list() == ["GB"]

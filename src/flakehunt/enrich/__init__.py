@@ -5,18 +5,21 @@ Enrichment: fill the derived columns of the normalized model from the raw ones.
 - ``edge_pop`` -> ``pop_city, pop_country, pop_continent, pop_lat, pop_lon`` (IATA airports);
 - ``user_agent`` -> ``ua_family, ua_major, os_family, device_class`` (ua-parser).
 
-Each distinct value is looked up once and the answers are joined back (DESIGN.md, "Fast"); only
-empty cells are filled, so what a source already knows (a probe knows its own browser) stays.
+Each distinct value is looked up once and the answers are joined back (DESIGN.md, "Fast"); the
+answers are kept for the next blocks of the log, as they depend on the value alone (and, for
+GeoIP, on the database file). Only empty cells are filled, so what a source already knows (a
+probe knows its own browser) stays.
 """
 
 from __future__ import annotations
 
+import threading
 from functools import partial
 from pathlib import Path
 
 import polars as pl
 
-from flakehunt.enrich._distinct import fill_from_distinct
+from flakehunt.enrich._distinct import Answers, fill_from_distinct
 from flakehunt.enrich.geoip import (
     ASN_COLUMNS,
     GEO_COLUMNS,
@@ -31,6 +34,11 @@ from flakehunt.enrich.pop import POP_COLUMNS, locate_pop, locate_pops
 from flakehunt.enrich.useragent import UA_COLUMNS, parse_user_agent, parse_user_agents
 
 __all__ = ["enrich_exchanges", "locate_pop", "parse_user_agent"]
+
+_POPS = Answers("edge_pop", POP_COLUMNS)
+_AGENTS = Answers("user_agent", UA_COLUMNS)
+_BY_DATABASE: dict[tuple, Answers] = {}
+_BY_DATABASE_LOCK = threading.Lock()
 
 
 def enrich_exchanges(frame: pl.DataFrame, *, geoip_dir: Path | None = None) -> tuple[pl.DataFrame, list[str]]:
@@ -65,21 +73,23 @@ def enrich_exchanges(frame: pl.DataFrame, *, geoip_dir: Path | None = None) -> t
     ('Frankfurt am Main', 'EU', 'curl', 'bot')
     """
     notes: list[str] = []
-    frame, _ = fill_from_distinct(frame, "edge_pop", POP_COLUMNS, locate_pops)
-    frame, _ = fill_from_distinct(frame, "user_agent", UA_COLUMNS, parse_user_agents)
+    frame, _ = fill_from_distinct(frame, "edge_pop", POP_COLUMNS, locate_pops, _POPS)
+    frame, _ = fill_from_distinct(frame, "user_agent", UA_COLUMNS, parse_user_agents, _AGENTS)
     if not _needs_lookup(frame, {**GEO_COLUMNS, **ASN_COLUMNS}):
         return frame, notes
     databases = find_databases(geoip_dir)
     if databases.location is None and databases.asn is None:
         return frame, [NO_DATABASE_NOTE]
     if databases.location is not None:
-        frame, _ = fill_from_distinct(
-            frame, "client_ip", GEO_COLUMNS, partial(lookup_locations, databases.location)
-        )
+        lookup = partial(lookup_locations, databases.location)
+        answers = _database_answers(databases.location, GEO_COLUMNS)
+        frame, _ = fill_from_distinct(frame, "client_ip", GEO_COLUMNS, lookup, answers)
     elif _needs_lookup(frame, GEO_COLUMNS):
         notes.append(NO_LOCATION_NOTE)
     if databases.asn is not None:
-        frame, _ = fill_from_distinct(frame, "client_ip", ASN_COLUMNS, partial(lookup_asns, databases.asn))
+        lookup = partial(lookup_asns, databases.asn)
+        answers = _database_answers(databases.asn, ASN_COLUMNS)
+        frame, _ = fill_from_distinct(frame, "client_ip", ASN_COLUMNS, lookup, answers)
     elif _needs_lookup(frame, ASN_COLUMNS):
         notes.append(NO_ASN_NOTE)
     notes.extend(f"ignored GeoIP file {str(path)!r}: {why}" for path, why in databases.ignored)
@@ -89,3 +99,11 @@ def enrich_exchanges(frame: pl.DataFrame, *, geoip_dir: Path | None = None) -> t
 def _needs_lookup(frame: pl.DataFrame, targets: dict[str, pl.DataType]) -> bool:
     needed = pl.col("client_ip").is_not_null() & pl.any_horizontal(pl.col(name).is_null() for name in targets)
     return bool(frame.select(needed.any()).item())
+
+
+def _database_answers(path: Path, targets: dict[str, pl.DataType]) -> Answers:
+    """The answers of one GeoIP database file as it is now: a replaced file starts afresh."""
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size, tuple(targets))
+    with _BY_DATABASE_LOCK:
+        return _BY_DATABASE.setdefault(key, Answers("client_ip", targets))

@@ -18,9 +18,8 @@ User agent -> browser family, major version, OS family and device class, via `ua
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import polars as pl
 
@@ -33,45 +32,92 @@ UA_COLUMNS: dict[str, pl.DataType] = {
 UNKNOWN = "Other"  # uap-core's word for "parsed, not recognised"
 _MISSING = {"", "-", "(null)", "null", "none"}
 
-_AUTOMATION = re.compile(
+# Rust regex syntax (polars' `str.contains`), which these share with Python's `re`.
+_AUTOMATION = (
     r"(?i)(?:\bbot\b|bot/|crawler|spider|\bcurl/|wget/|python-requests|python-urllib|"
     r"python-httpx|aiohttp|go-http-client|headlesschrome|phantomjs|okhttp|axios/|node-fetch|undici|"
     r"java/\d|apache-httpclient|libwww-perl|scrapy|synthetics|pingdom|uptimerobot|statuscake|"
     r"lighthouse|amazon cloudfront|^pip/|^uv/|^npm/|^yarn/|facebookexternalhit|slurp|bingpreview)"
 )
-_TABLET = re.compile(r"(?i)ipad|tablet|kindle|silk/|playbook|\bkf[a-z]{2,4}\b")
-_MOBILE_OS = re.compile(r"(?i)^(?:ios|android|windows phone|blackberry|kaios|symbian|firefox os|tizen|webos)")
-_DESKTOP_OS = re.compile(
+_TABLET = r"(?i)ipad|tablet|kindle|silk/|playbook|\bkf[a-z]{2,4}\b"
+_MOBILE_OS = r"(?i)^(?:ios|android|windows phone|blackberry|kaios|symbian|firefox os|tizen|webos)"
+_DESKTOP_OS = (
     r"(?i)^(?:windows|mac ?os|linux|ubuntu|debian|fedora|red hat|suse|mint|arch|gentoo|chrome ?os|"
     r"freebsd|openbsd|netbsd|solaris)"
 )
 
 
-def classify_device(user_agent: str, ua_family: str | None, os_family: str | None, device: str | None) -> str:
+def device_class(user_agent: pl.Expr, os_family: pl.Expr, device: pl.Expr) -> pl.Expr:
     """
-    One of desktop, mobile, tablet, bot, other.
+    One of desktop, mobile, tablet, bot, other, from columns of user agents, their ua-parser OS
+    family and device ("iPad Apple", "Spider Spider": family and brand).
 
-    `device` is ua-parser's device family and brand ("iPad Apple", "Spider Spider").
+    An expression, so the patterns run in Rust's regex engine: per distinct agent that is about
+    seventy times as fast as Python's `re`, which a log with ten thousand agents feels.
 
-    >>> classify_device("curl/8.5.0", "curl", None, None)
-    'bot'
-    >>> classify_device("Mozilla/5.0 (iPad; CPU OS 16_3 like Mac OS X)", "Mobile Safari", "iOS", "iPad")
-    'tablet'
+    >>> agents = pl.DataFrame({"ua": ["curl/8.5.0", "Mozilla/5.0 (iPad; CPU OS 16_3 like Mac OS X)"],
+    ...                        "os": [None, "iOS"], "device": [None, "iPad Apple"]})
+    >>> agents.select(device_class(pl.col("ua"), pl.col("os"), pl.col("device"))).to_series().to_list()
+    ['bot', 'tablet']
     """
-    if (device and device.startswith("Spider")) or _AUTOMATION.search(user_agent):
-        return "bot"
-    if _TABLET.search(user_agent) or (device and _TABLET.search(device)):
-        return "tablet"
-    if os_family == "Android" and "Mobile" not in user_agent and user_agent.startswith("Mozilla/"):
-        return "tablet"  # Google's advice to Android browsers: "Mobile" only on phones (apps' Dalvik never)
-    if (os_family and _MOBILE_OS.match(os_family)) or "Mobi" in user_agent:
-        return "mobile"
-    if os_family and _DESKTOP_OS.match(os_family):
-        return "desktop"
-    return "other"
+    os_family = pl.when(os_family != UNKNOWN).then(os_family)
+    android_tablet = (  # Google's advice to Android browsers: "Mobile" only on phones (apps' Dalvik never)
+        (os_family == "Android")
+        & ~user_agent.str.contains("Mobile", literal=True)
+        & user_agent.str.starts_with("Mozilla/")
+    )
+    return (
+        pl.when(device.str.starts_with("Spider") | user_agent.str.contains(_AUTOMATION))
+        .then(pl.lit("bot"))
+        .when(user_agent.str.contains(_TABLET) | device.str.contains(_TABLET) | android_tablet)
+        .then(pl.lit("tablet"))
+        .when(os_family.str.contains(_MOBILE_OS) | user_agent.str.contains("Mobi", literal=True))
+        .then(pl.lit("mobile"))
+        .when(os_family.str.contains(_DESKTOP_OS))
+        .then(pl.lit("desktop"))
+        .otherwise(pl.lit("other"))
+    )
 
 
-@lru_cache(maxsize=1 << 16)  # a log has few user agents; each block would parse them again
+@cache
+def _parser():
+    """ua-parser's best resolver (Rust's, with the `regex` extra) without its cache: each distinct
+    agent is parsed once already (enrich/_distinct.py), and `ua_parser.parse` costs 18 us more."""
+    import ua_parser
+
+    return ua_parser.Parser(ua_parser.BestAvailableResolver(ua_parser.load_lazy_builtins()))
+
+
+def _names(user_agent: str) -> tuple[str | None, str | None, str | None, str | None]:
+    """ua-parser's (browser family, major version, OS family, device); all None for a missing agent."""
+    text = user_agent.strip()
+    if text.lower() in _MISSING:
+        return None, None, None, None
+    result = _parser().parse(text)
+    family = result.user_agent.family if result.user_agent else UNKNOWN
+    major = result.user_agent.major if result.user_agent else None
+    os_family = result.os.family if result.os else UNKNOWN
+    device = " ".join(filter(None, (result.device.family, result.device.brand))) if result.device else None
+    return family, major, os_family, device
+
+
+def parse_user_agents(user_agents: Sequence[str]) -> dict[str, pl.Series]:
+    """`UA_COLUMNS`, one value each per user agent (the `fill_from_distinct` lookup)."""
+    names = pl.DataFrame(
+        [_names(agent) for agent in user_agents],
+        schema={"ua_family": pl.String, "ua_major": pl.String, "os_family": pl.String, "__device": pl.String},
+        orient="row",
+    )
+    text = pl.Series("__text", user_agents, dtype=pl.String).str.strip_chars()
+    classified = names.with_columns(text).with_columns(
+        pl.when(pl.col("ua_family").is_not_null())
+        .then(device_class(pl.col("__text"), pl.col("os_family"), pl.col("__device")))
+        .alias("device_class")
+    )
+    return {name: classified[name] for name in UA_COLUMNS}
+
+
+@lru_cache(maxsize=1 << 16)  # a log has few user agents
 def parse_user_agent(user_agent: str) -> tuple[str | None, str | None, str | None, str | None]:
     """
     (ua_family, ua_major, os_family, device_class) of one user agent string.
@@ -81,21 +127,4 @@ def parse_user_agent(user_agent: str) -> tuple[str | None, str | None, str | Non
     >>> parse_user_agent("-")
     (None, None, None, None)
     """
-    import ua_parser
-
-    text = user_agent.strip()
-    if text.lower() in _MISSING:
-        return None, None, None, None
-    result = ua_parser.parse(text)
-    family = result.user_agent.family if result.user_agent else UNKNOWN
-    major = result.user_agent.major if result.user_agent else None
-    os_family = result.os.family if result.os else UNKNOWN
-    device = " ".join(filter(None, (result.device.family, result.device.brand))) if result.device else None
-    device_class = classify_device(text, family, None if os_family == UNKNOWN else os_family, device)
-    return family, major, os_family, device_class
-
-
-def parse_user_agents(user_agents: Sequence[str]) -> dict[str, list]:
-    """`UA_COLUMNS`, one value each per user agent (the `fill_from_distinct` lookup)."""
-    parsed = [parse_user_agent(ua) for ua in user_agents]
-    return {name: [row[i] for row in parsed] for i, name in enumerate(UA_COLUMNS)}
+    return tuple(column[0] for column in parse_user_agents([user_agent]).values())  # type: ignore[return-value]

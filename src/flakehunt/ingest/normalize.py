@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import unquote
 
 import polars as pl
@@ -235,6 +236,7 @@ def _decode_percent(fmt: Format, rows: pl.DataFrame, present: set[str]) -> pl.Da
     return rows.with_columns(added) if added else rows
 
 
+@lru_cache(maxsize=1 << 16)  # user agents repeat across blocks: a block of a busy log has thousands
 def _unquote(value: str, times: int) -> str:
     for _ in range(times):
         if not _ESCAPE.search(value):
