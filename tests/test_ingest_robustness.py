@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from flakehunt.case import open_case
-from flakehunt.errors import FlakehuntError
+from flakehunt.errors import FlakehuntError, UnknownFormatError
 from flakehunt.ingest import ingest_paths, read_rejects
 from flakehunt.ingest.read import MAX_LINE_BYTES
 from flakehunt.store import read_exchanges
@@ -126,6 +126,62 @@ def test_mixed_formats_in_one_folder(tmp_path, case_dir):
     frame = read_exchanges(case)
     assert frame.height == 7 + 2 + 15
     assert set(frame["source"]) == {"cdn", "origin"}
+
+
+def test_a_folder_s_other_files_are_skipped_and_listed_but_a_named_one_is_an_error(tmp_path, case_dir):
+    folder = tmp_path / "from-the-customer"
+    folder.mkdir()
+    shutil.copy(NGINX, folder / "access.log")
+    (folder / "README.txt").write_text("Logs from the edge, as asked.\nCall me if anything is missing.\n")
+    (folder / "manifest.csv").write_text("file,bytes\naccess.log,1234\n")
+    case, summary = ingest(folder)
+    statuses = {f.file.rsplit("/", 1)[-1]: (f.format, f.status) for f in summary.files}
+    assert statuses == {
+        "README.txt": (None, "skipped: unknown format"),
+        "access.log": ("nginx_combined", "ingested"),
+        "manifest.csv": (None, "skipped: unknown format"),
+    }
+    assert read_exchanges(case).height == summary.rows_added == 7
+    assert any(
+        note.startswith("2 file(s) skipped, as no known format matches them") for note in summary.notes
+    )
+    # The same through a glob; and a file named on its own must be a log.
+    _, by_glob = ingest(str(folder / "*"))
+    assert [f.status for f in by_glob.files] == [
+        "skipped: unknown format",
+        "already ingested",
+        "skipped: unknown format",
+    ]
+    with pytest.raises(UnknownFormatError, match=r"no known format matches '.*README.txt'"):
+        ingest(folder / "README.txt")
+
+
+def test_a_folder_without_a_single_log_is_an_error(tmp_path, case_dir):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Notes from the call\n")
+    (folder / "b.txt").write_text("More notes\n")
+    with pytest.raises(
+        UnknownFormatError, match=r"no known format matches '.*a.txt'.* \(and 1 more file\(s\) like it\)$"
+    ):
+        ingest(folder)
+
+
+def test_the_summary_names_the_common_folder_once(tmp_path, case_dir):
+    from rich.console import Console
+
+    from flakehunt.console import THEME
+
+    folder = tmp_path / "logs"
+    (folder / "edge").mkdir(parents=True)
+    shutil.copy(NGINX, folder / "edge" / "access.log")
+    (folder / "notes.txt").write_text("not a log\n")
+    _, summary = ingest(folder)
+    console = Console(width=200, record=True, color_system=None, theme=THEME)
+    console.print(summary)
+    text = console.export_text()
+    assert text.startswith(f"files in {folder}/\n")
+    assert "\nedge/access.log " in text and "\nnotes.txt " in text
 
 
 def test_stdin(case_dir, tmp_path):

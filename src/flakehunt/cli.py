@@ -301,7 +301,11 @@ def ingest(
     geoip_dir: Annotated[Path | None, typer.Option(help="Folder with MaxMind .mmdb files.")] = None,
     output: Annotated[str, typer.Option(help="text or json.")] = "text",
 ) -> None:
-    """Parse and normalize logs or HAR files into a case."""
+    """
+    Parse and normalize logs or HAR files into a case.
+
+    A folder's or glob's files in no known log format (a README) are skipped and listed.
+    """
     from flakehunt.case import open_case
     from flakehunt.ingest import ingest_paths
     from flakehunt.timeparse import parse_when

@@ -19,6 +19,10 @@ class FlakehuntError(Exception):
     exit_code = ExitCode.BAD_INPUT
 
 
+class UnknownFormatError(FlakehuntError):
+    """No log format flakehunt knows matches a file."""
+
+
 class MissingEnvironmentError(FlakehuntError):
     """A browser, database or file flakehunt needs is not installed."""
 

@@ -22,7 +22,7 @@ import polars as pl
 import xxhash
 
 from flakehunt.atomic import write_atomic
-from flakehunt.errors import FlakehuntError
+from flakehunt.errors import UnknownFormatError
 from flakehunt.formats.loader import Format
 from flakehunt.ingest.parse import LINE, TEXT, FileState, parse_chunk
 from flakehunt.ingest.read import lines_from_text
@@ -165,7 +165,7 @@ def detect_format(lines: pl.DataFrame, formats: Mapping[str, Format], *, label: 
 
     Raises
     ------
-    FlakehuntError
+    UnknownFormatError
         No format parses any line: names the closest formats by likeness to their samples.
     """
     best, best_score = None, 0.0
@@ -179,7 +179,7 @@ def detect_format(lines: pl.DataFrame, formats: Mapping[str, Format], *, label: 
         return best
     first = next((t for t in lines[TEXT] if t.strip()), "")
     closest = closest_formats(first, formats)
-    raise FlakehuntError(
+    raise UnknownFormatError(
         f"no known format matches {label!r} (first line: {first[:80]!r}); "
         f"closest: {', '.join(closest)}; pass --format, see 'flakehunt formats'"
     )

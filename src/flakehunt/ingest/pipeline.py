@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from flakehunt import store
 from flakehunt.case import Case, record
-from flakehunt.errors import FlakehuntError
+from flakehunt.errors import FlakehuntError, UnknownFormatError
 from flakehunt.formats.loader import Format, load_formats
 from flakehunt.ingest import custom
 from flakehunt.ingest.blocks import Piece, plan_block
@@ -51,6 +51,7 @@ from flakehunt.schema import EXCHANGE_SCHEMA, REJECT_SCHEMA, conform
 
 ProgressFn = Callable[[str, int, int], None]
 REJECTS = "rejects"
+SKIPPED = "skipped: unknown format"  # a file found in a folder or by a glob
 _WORKERS = 2  # blocks parsed at once
 JSON_DOCUMENT_LIMIT = 512 * 1024 * 1024
 
@@ -66,7 +67,7 @@ class FileResult:
     rejected: int = 0
     skipped: int = 0  # blank and comment lines
     filtered: int = 0  # outside --since/--until/--host
-    status: str = "ingested"  # or "already ingested"
+    status: str = "ingested"  # or "already ingested", or SKIPPED
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -102,6 +103,7 @@ class IngestSummary:
         from rich.table import Table
         from rich.text import Text
 
+        folder = _common_folder([f.file for f in self.files])
         table = Table(box=None, pad_edge=False, header_style="fh.key")
         for name, justify in [
             ("file", "left"),
@@ -111,10 +113,11 @@ class IngestSummary:
             ("rejected", "right"),
             ("status", "left"),
         ]:
-            table.add_column(name, justify=justify)  # type: ignore[arg-type]
+            # Only the file folds (not cut: the end of a path tells the files apart).
+            table.add_column(name, justify=justify, overflow="fold", no_wrap=name != "file")  # type: ignore[arg-type]
         for f in self.files:
             table.add_row(
-                f.file,
+                f.file[len(folder) + 1 :] if folder else f.file,
                 f.format or "-",
                 f"{f.lines:,}",
                 f"{f.kept:,}",
@@ -126,9 +129,22 @@ class IngestSummary:
             if not self.rows_added and self.files and all(f.status == "already ingested" for f in self.files)
             else f"{self.rows_added:,} rows added to case {self.case_id}, {self.rejected:,} rejected"
         )
-        parts: list = [table, Text(added)]
+        parts: list = [Text(f"files in {folder}/", style="fh.dim")] if folder else []
+        parts += [table, Text(added)]
         parts += [Text(f"note: {note}", style="fh.dim") for note in self.notes]
         return Group(*parts)
+
+
+def _common_folder(labels: list[str]) -> str:
+    """The folder all of `labels` are in, if more than one ("" otherwise): said once, above them."""
+    paths = [label for label in labels if label != "<stdin>"]
+    if len(paths) < 2 or len(paths) != len(labels):
+        return ""
+    try:
+        common = os.path.commonpath(paths)
+    except ValueError:  # absolute and relative paths mixed
+        return ""
+    return common if common and common not in paths else ""
 
 
 def ingest_paths(
@@ -187,21 +203,36 @@ def ingest_paths(
     variant = _variant_key(forced, since, until, host)
     summary = IngestSummary(case.id)
     notes: set[str] = set()
+    unknown: list[UnknownFormatError] = []
     with _expanded(paths) as files:
-        for path, label in files:
-            result = _ingest_file(
-                path,
-                label,
-                case=case,
-                formats=formats,
-                forced=forced,
-                variant=variant,
-                window=(since, until, host),
-                on_progress=on_progress,
-                geoip_dir=geoip_dir,
-                notes=notes,
-            )
+        for path, label, named in files:
+            try:
+                result = _ingest_file(
+                    path,
+                    label,
+                    case=case,
+                    formats=formats,
+                    forced=forced,
+                    variant=variant,
+                    window=(since, until, host),
+                    on_progress=on_progress,
+                    geoip_dir=geoip_dir,
+                    notes=notes,
+                )
+            except UnknownFormatError as exc:
+                if named:
+                    raise
+                unknown.append(exc)  # a README or manifest beside the logs in a folder
+                result = FileResult(label, None, status=SKIPPED)
             summary.files.append(result)
+    if unknown and len(unknown) == len(summary.files):
+        more = f" (and {len(unknown) - 1} more file(s) like it)" if len(unknown) > 1 else ""
+        raise UnknownFormatError(f"{unknown[0]}{more}")
+    if unknown:
+        notes.add(
+            f"{len(unknown)} file(s) skipped, as no known format matches them; to read one, name it "
+            "with --format NAME (see 'flakehunt formats')"
+        )
     summary.notes = sorted(notes)
     record(
         case,
@@ -267,9 +298,14 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 @contextmanager
-def _expanded(paths: Sequence[Path | str]) -> Iterator[list[tuple[Path, str]]]:
-    """(path, label) for every input file; stdin is spooled to a temporary file first."""
-    out: list[tuple[Path, str]] = []
+def _expanded(paths: Sequence[Path | str]) -> Iterator[list[tuple[Path, str, bool]]]:
+    """
+    (path, label, named) for every input file; stdin is spooled to a temporary file first.
+
+    `named` is false for the files found in a folder or by a glob: those may hold other files
+    than logs, which ingest skips, where a file named on its own must be a log.
+    """
+    out: list[tuple[Path, str, bool]] = []
     spool = None
     try:
         for item in paths:
@@ -277,7 +313,7 @@ def _expanded(paths: Sequence[Path | str]) -> Iterator[list[tuple[Path, str]]]:
             if text == "-":
                 with tempfile.NamedTemporaryFile(prefix="flakehunt-stdin-", delete=False) as spool:
                     shutil.copyfileobj(sys.stdin.buffer, spool)
-                out.append((Path(spool.name), "<stdin>"))
+                out.append((Path(spool.name), "<stdin>", True))
                 continue
             path = Path(item)
             if path.is_dir():
@@ -286,14 +322,14 @@ def _expanded(paths: Sequence[Path | str]) -> Iterator[list[tuple[Path, str]]]:
                     for p in path.rglob("*")
                     if p.is_file() and not any(x.startswith(".") for x in p.parts[len(path.parts) :])
                 )
-                out += [(p, str(p)) for p in found]
+                out += [(p, str(p), False) for p in found]
             elif path.is_file():
-                out.append((path, text))
+                out.append((path, text, True))
             elif glob.has_magic(text):
                 matched = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
                 if not matched:
                     raise FlakehuntError(f"no files match {text!r}")
-                out += [(p, str(p)) for p in matched]
+                out += [(p, str(p), False) for p in matched]
             else:
                 raise FlakehuntError(f"no such file or folder {text!r}")
         yield out
