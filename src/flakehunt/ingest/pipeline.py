@@ -117,7 +117,7 @@ class IngestSummary:
             table.add_column(name, justify=justify, overflow="fold", no_wrap=name != "file")  # type: ignore[arg-type]
         for f in self.files:
             table.add_row(
-                f.file[len(folder) + 1 :] if folder else f.file,
+                os.path.relpath(f.file, folder) if folder else f.file,
                 f.format or "-",
                 f"{f.lines:,}",
                 f"{f.kept:,}",
@@ -144,7 +144,7 @@ def _common_folder(labels: list[str]) -> str:
         common = os.path.commonpath(paths)
     except ValueError:  # absolute and relative paths mixed
         return ""
-    return common if common and common not in paths else ""
+    return common if common and common != os.path.dirname(common) and common not in paths else ""  # not "/"
 
 
 def ingest_paths(
