@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -15,6 +16,7 @@ from flakehunt.enrich._distinct import Answers, fill_from_distinct
 from flakehunt.enrich.geoip import NO_ASN_NOTE, NO_DATABASE_NOTE
 from flakehunt.enrich.pop import POP_COLUMNS, locate_pops
 from flakehunt.enrich.testing import DOCUMENTATION_NETWORKS, write_test_geoip
+from flakehunt.enrich.useragent import UA_COLUMNS, parse_user_agent, parse_user_agents
 from flakehunt.errors import FlakehuntError
 from flakehunt.ingest.har import parse_har
 from flakehunt.schema import EXCHANGE_SCHEMA, conform
@@ -255,37 +257,37 @@ def test_user_agents_of_a_real_shop_log(corpus: Path) -> None:
     assert enriched["device_class"].null_count() == agents.count("-")
 
 
-@pytest.mark.parametrize(
-    ("agent", "device_class"),
-    [
-        ("curl/7.68.0", "bot"),
-        ("python-requests/2.31.0", "bot"),
-        ("Go-http-client/1.1", "bot"),
-        ("Amazon CloudFront", "bot"),  # corpus: beats nginx line 5, CloudFront fetching from origin
-        ("Datadog/Synthetics", "bot"),  # corpus: Akamai DataStream 2 sample
-        (
-            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-            "HeadlessChrome/120.0.0.0 Safari/537.36",
-            "bot",
-        ),
-        (
-            "Mozilla/5.0 (iPad; CPU OS 16_3 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-            "Version/16.3 Mobile/15E148 Safari/604.1",
-            "tablet",
-        ),
-        (
-            "Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) "
-            "Chrome/112.0.0.0 Safari/537.36",
-            "tablet",
-        ),
-        (
-            "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) "
-            "Chrome/120.0.0.0 Safari/537.36",
-            "desktop",
-        ),
-        ("SmartTV/1.0 (Tizen-ish) something", "other"),
-    ],
-)
+DEVICE_CLASS_CASES = [
+    ("curl/7.68.0", "bot"),
+    ("python-requests/2.31.0", "bot"),
+    ("Go-http-client/1.1", "bot"),
+    ("Amazon CloudFront", "bot"),  # corpus: beats nginx line 5, CloudFront fetching from origin
+    ("Datadog/Synthetics", "bot"),  # corpus: Akamai DataStream 2 sample
+    (
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "HeadlessChrome/120.0.0.0 Safari/537.36",
+        "bot",
+    ),
+    (
+        "Mozilla/5.0 (iPad; CPU OS 16_3 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/16.3 Mobile/15E148 Safari/604.1",
+        "tablet",
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/112.0.0.0 Safari/537.36",
+        "tablet",
+    ),
+    (
+        "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/120.0.0.0 Safari/537.36",
+        "desktop",
+    ),
+    ("SmartTV/1.0 (Tizen-ish) something", "other"),
+]
+
+
+@pytest.mark.parametrize(("agent", "device_class"), DEVICE_CLASS_CASES)
 def test_device_classes(agent: str, device_class: str) -> None:
     enriched, _ = enrich_exchanges(exchanges(user_agent=[agent]))
     assert enriched["device_class"][0] == device_class
@@ -335,3 +337,51 @@ def test_answers_carry_over_to_the_next_blocks_and_stay_bounded() -> None:
     )
     assert looked_up == 1 and answers.frame["edge_pop"].to_list() == ["LHR61-C2"]
     assert third["pop_country"].to_list() == ["GB"]
+
+
+_STARTS = ["Mozilla/5.0 ", "Dalvik/2.1.0 ", "curl/8.5.0", "python-requests/2.31", "pip/24.0 ", " ", "-", ""]
+_PLATFORMS = [
+    "(Windows NT 10.0; Win64; x64) ",
+    "(Macintosh; Intel Mac OS X 10_15_7) ",
+    "(X11; Linux x86_64) ",
+    "(Linux; Android 13; SM-X700) ",
+    "(Linux; Android 13; Pixel 7) ",
+    "(iPad; CPU OS 16_3 like Mac OS X) ",
+    "(iPhone; CPU iPhone OS 17_4 like Mac OS X) ",
+    "(Windows Phone 10.0; Android 6.0.1) ",
+    "(X11; CrOS x86_64) ",
+    "(Linux; Android 11; KFTRWI) ",
+    "(PlayStation 5 3.11) ",
+    "(compatible; Googlebot/2.1) ",
+    "",
+]
+_PRODUCTS = [
+    "AppleWebKit/537.36 ", "(KHTML, like Gecko) ", "Chrome/120.0.0.0 ", "HeadlessChrome/120.0.0.0 ", "Mobile ",
+    "Safari/537.36", "Silk/1.0 ", "Version/17.4 ", "Firefox/125.0", "Amazon CloudFront", "Datadog/Synthetics",
+    "Tablet ", "SmartTV ", "Opera Mobi ",
+]  # fmt: skip
+
+
+def test_one_agent_at_a_time_gives_what_the_columnar_lookup_gives() -> None:
+    """`parse_user_agent` (Python's `re`) and `parse_user_agents` (polars, Rust's regex) apply
+    the device-class rules twice over: they must agree on every agent of this small grammar."""
+    agents = [
+        start + platform + "".join(products)
+        for start, platform in itertools.product(_STARTS, _PLATFORMS)
+        for products in itertools.chain(
+            [()], itertools.combinations(_PRODUCTS, 1), itertools.combinations(_PRODUCTS, 2)
+        )
+    ]
+    columns = parse_user_agents(agents)
+    at_once = list(zip(*(columns[name].to_list() for name in UA_COLUMNS), strict=True))
+    assert at_once == [parse_user_agent(agent) for agent in agents]
+
+
+def test_the_two_device_class_rules_agree_on_the_real_shop_log(corpus: Path) -> None:
+    quoted = re.compile(r'"((?:[^"\\]|\\.)*)"')
+    shop = corpus / "nginx" / "lnav-logfile_shop_access_log-zanbil.log"
+    agents = [quoted.findall(line)[2] for line in shop.read_text(errors="replace").splitlines()]
+    agents = list(dict.fromkeys(agents + [agent for agent, _ in DEVICE_CLASS_CASES]))
+    columns = parse_user_agents(agents)
+    at_once = list(zip(*(columns[name].to_list() for name in UA_COLUMNS), strict=True))
+    assert at_once == [parse_user_agent(agent) for agent in agents]

@@ -18,6 +18,7 @@ User agent -> browser family, major version, OS family and device class, via `ua
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import cache, lru_cache
 
@@ -122,9 +123,41 @@ def parse_user_agent(user_agent: str) -> tuple[str | None, str | None, str | Non
     """
     (ua_family, ua_major, os_family, device_class) of one user agent string.
 
+    One agent at a time: `parse_user_agents` does many faster, but costs a millisecond a call.
+
     >>> parse_user_agent("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0")
     ('Firefox', '121', 'Windows', 'desktop')
     >>> parse_user_agent("-")
     (None, None, None, None)
     """
-    return tuple(column[0] for column in parse_user_agents([user_agent]).values())  # type: ignore[return-value]
+    family, major, os_family, device = _names(user_agent)
+    if family is None:
+        return None, None, None, None
+    return family, major, os_family, classify_device(user_agent.strip(), os_family, device)
+
+
+def classify_device(user_agent: str, os_family: str | None, device: str | None) -> str:
+    """
+    `device_class` for one agent, in Python's `re` (tests hold the two to the same answers).
+
+    >>> classify_device("curl/8.5.0", None, None)
+    'bot'
+    >>> classify_device("Mozilla/5.0 (iPad; CPU OS 16_3 like Mac OS X)", "iOS", "iPad Apple")
+    'tablet'
+    """
+    os_family = None if os_family == UNKNOWN else os_family
+    if (device and device.startswith("Spider")) or _search(_AUTOMATION, user_agent):
+        return "bot"
+    if _search(_TABLET, user_agent) or (device and _search(_TABLET, device)):
+        return "tablet"
+    if os_family == "Android" and "Mobile" not in user_agent and user_agent.startswith("Mozilla/"):
+        return "tablet"
+    if (os_family and _search(_MOBILE_OS, os_family)) or "Mobi" in user_agent:
+        return "mobile"
+    if os_family and _search(_DESKTOP_OS, os_family):
+        return "desktop"
+    return "other"
+
+
+def _search(pattern: str, text: str) -> bool:
+    return re.search(pattern, text) is not None  # `re` caches the compiled patterns
