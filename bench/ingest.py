@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+
 from enrich import make_agents
 
 HEADER = (
@@ -49,7 +50,8 @@ AGENT_COUNT = 10_000  # distinct user agents: a busy site's day has tens of thou
 def cloudfront_agents(count: int, seed: int) -> pl.Series:
     """`count` user agents as CloudFront writes them: spaces as %20, one in twenty double-encoded."""
     rng = random.Random(seed)
-    agents = make_agents(rng, count - 2) + [
+    agents = [
+        *make_agents(rng, count - 2),
         "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
         "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
         "Version/17.4 Mobile/15E148 Safari/604.1",
