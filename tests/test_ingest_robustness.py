@@ -48,6 +48,52 @@ def test_zstd_file(tmp_path, case_dir):
     assert summary.files[0].kept == 7
 
 
+def test_truncated_zstd_keeps_complete_lines_and_rejects_the_end(tmp_path, case_dir):
+    import zstandard
+
+    body = "".join(LINE.format(n=n) for n in range(20_000)).encode()  # zstd keeps back a short frame
+    whole = zstandard.ZstdCompressor().compress(body)
+    cut = tmp_path / "cut.log.zst"
+    cut.write_bytes(whole[: len(whole) * 2 // 3])  # an interrupted download
+    case, summary = ingest(cut)
+    (result,) = summary.files
+    reasons = read_rejects(case).sort("line")["reason"].to_list()
+    assert len(reasons) == result.rejected <= 2  # the cut line, if the cut fell inside one, and the end
+    assert reasons[-1] == "compressed stream ends early (the zstd file ends inside a frame)"
+    assert 0 < read_exchanges(case)["line"].max() == result.kept < 20_000
+
+
+def test_a_zstd_file_of_several_frames_is_read_to_its_end(tmp_path, case_dir):
+    import zstandard
+
+    lines = NGINX.read_bytes().splitlines(keepends=True)
+    path = tmp_path / "joined.log.zst"  # `cat a.zst b.zst > joined.zst` is a valid zstd file
+    path.write_bytes(
+        b"".join(zstandard.ZstdCompressor().compress(b"".join(part)) for part in (lines[:3], lines[3:]))
+    )
+    _, summary = ingest(path)
+    assert (summary.files[0].kept, summary.files[0].rejected) == (7, 0)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "why"),
+    [
+        ("garbled.log.gz", b"\x1f\x8b garbage", "Unknown compression method"),
+        ("cut.log.zst", b"\x28\xb5\x2f\xfd\x64\x00", "the zstd file ends inside a frame"),
+    ],
+)
+def test_a_compressed_file_broken_before_its_first_line_is_a_reject_not_an_empty_file(
+    tmp_path, case_dir, name, data, why
+):
+    path = tmp_path / name
+    path.write_bytes(data)
+    case, summary = ingest(path)
+    (result,) = summary.files
+    assert (result.lines, result.kept, result.rejected) == (0, 0, 1)
+    rejects = read_rejects(case)
+    assert rejects.select("line", "reason").rows() == [(1, f"compressed stream ends early ({why})")]
+
+
 def test_non_utf8_bytes_do_not_stop_the_file(tmp_path, case_dir):
     path = tmp_path / "latin1.log"
     path.write_bytes(LINE.format(n=1).encode() + "ü".encode("latin-1") + LINE.format(n=2).encode())

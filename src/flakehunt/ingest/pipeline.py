@@ -357,16 +357,18 @@ def _ingest_file(
             remember_digest(case, path, value)
         return value + variant
 
-    head = read_head(path)
+    head, broken = read_head(path)
     document = _json_document(path, head)
     if document is not None and _is_har(document):
         return _ingest_har(
             path, label, case=case, part_id=part_id, window=window, geoip_dir=geoip_dir, notes=notes
         )
-    if not head.strip():
-        result = FileResult(label, forced.name if forced else None)
+    if not head.strip():  # an empty file, or a compressed one broken before its first line
+        result = FileResult(label, forced.name if forced else None, rejected=1 if broken else 0)
         with _PartWriter(case, part_id) as writer:
             writer.exchanges(conform(pl.DataFrame(schema=EXCHANGE_SCHEMA)))
+            if broken:
+                writer.rejects(_cut_stream(1, broken), label, result.format)
         return _already(label) if writer.duplicate else result
     if document is not None:
         return _ingest_records(
@@ -406,17 +408,17 @@ def _ingest_file(
                     on_progress(label, block.bytes_read, total)
         except TruncatedInputError as exc:
             jobs.drain()
-            line = result.lines + 1
-            writer.rejects(
-                pl.DataFrame(
-                    {LINE: [line], "reason": [f"compressed stream ends early ({exc})"], TEXT: [None]},
-                    schema={LINE: pl.Int64, "reason": pl.String, TEXT: pl.String},
-                ),
-                label,
-                fmt.name,
-            )
+            writer.rejects(_cut_stream(result.lines + 1, str(exc)), label, fmt.name)
             result.rejected += 1
     return _already(label) if writer.duplicate else result
+
+
+def _cut_stream(line: int, why: str) -> pl.DataFrame:
+    """The reject that stands for a compressed file's lost end, at the line after the last read."""
+    return pl.DataFrame(
+        {LINE: [line], "reason": [f"compressed stream ends early ({why})"], TEXT: [None]},
+        schema={LINE: pl.Int64, "reason": pl.String, TEXT: pl.String},
+    )
 
 
 @dataclass

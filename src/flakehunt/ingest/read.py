@@ -75,31 +75,36 @@ def open_decompressed(path: Path) -> tuple[BinaryIO, BinaryIO]:
     if kind == "gzip":
         return gzip.GzipFile(fileobj=raw), raw  # type: ignore[return-value]
     if kind == "zstd":
-        import zstandard
+        from flakehunt.ingest.zstd import ZstdReader
 
-        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True), raw  # type: ignore[return-value]
+        return ZstdReader(raw), raw  # type: ignore[return-value]
     return raw, raw
 
 
-def read_head(path: Path, limit: int = 256 * 1024) -> bytes:
-    """Up to `limit` decompressed bytes from the start, for sniffing; a truncated stream gives what it has."""
+def read_head(path: Path, limit: int = 256 * 1024) -> tuple[bytes, str]:
+    """
+    Up to `limit` decompressed bytes from the start, for sniffing, and why the stream broke
+    before them ("" when it did not): a truncated stream gives what it has.
+    """
     stream, raw = open_decompressed(path)
     out = bytearray()
+    broken = ""
     try:
         while len(out) < limit:
             block = getattr(stream, "read1", stream.read)(min(64 * 1024, limit - len(out)))
             if not block:
                 break
             out += block
-    except (EOFError, OSError, zlib.error):
-        pass
+    except (EOFError, OSError, zlib.error) as exc:
+        broken = str(exc) or type(exc).__name__
     except Exception as exc:  # zstandard.ZstdError
         if type(exc).__name__ != "ZstdError":
             raise
+        broken = str(exc)
     finally:
         stream.close()
         raw.close()
-    return bytes(out)
+    return bytes(out), broken
 
 
 @dataclass
