@@ -6,6 +6,7 @@ import gzip
 import shutil
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -265,3 +266,19 @@ def test_crash_mid_ingest_leaves_the_dataset_as_it_was(tmp_path, case_dir, monke
     assert read_exchanges(case).height == 7
     leftovers = [p.name for p in case.data_dir.rglob("*") if p.name.endswith(".tmp")]
     assert leftovers == []
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_a_har_cut_short_is_called_broken_json_not_an_unknown_format(tmp_path, case_dir, compress):
+    har = b'{"log": {"version": "1.2", "entries": [{"startedDateTime": "2024-05-01T12:00:00Z", "req'
+    path = tmp_path / ("customer.har.gz" if compress else "customer.har")
+    path.write_bytes(gzip.compress(har) if compress else har)
+    with pytest.raises(
+        UnknownFormatError, match=r"starts like a JSON document \(a HAR\?\) but is not valid JSON"
+    ):
+        ingest(path)
+
+
+def test_an_empty_time_window_is_a_user_error(case_dir):
+    with pytest.raises(FlakehuntError, match="the time window is empty: --since 2026-01-02"):
+        ingest(NGINX, since=datetime(2026, 1, 2), until=datetime(2026, 1, 1))

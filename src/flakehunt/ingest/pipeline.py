@@ -200,6 +200,10 @@ def ingest_paths(
     formats = load_formats()
     forced = _forced_format(formats, format_name, nginx_format, fields, mapping)
     since, until = _utc(since), _utc(until)
+    if since is not None and until is not None and since >= until:
+        raise FlakehuntError(
+            f"the time window is empty: --since {since.isoformat()} is not before --until {until.isoformat()}"
+        )
     variant = _variant_key(forced, since, until, host)
     summary = IngestSummary(case.id)
     notes: set[str] = set()
@@ -358,7 +362,7 @@ def _ingest_file(
         return value + variant
 
     head, broken = read_head(path)
-    document = _json_document(path, head)
+    document, not_json = _json_document(path, head)
     if document is not None and _is_har(document):
         return _ingest_har(
             path, label, case=case, part_id=part_id, window=window, geoip_dir=geoip_dir, notes=notes
@@ -393,7 +397,7 @@ def _ingest_file(
             if writer.duplicate
             else FileResult(label, None, lines=sniff.height, skipped=sniff.height)
         )
-    fmt = forced or detect_format(sniff, formats, label=label)
+    fmt = forced or _detect(sniff, formats, label, not_json)
     result = FileResult(label, fmt.name)
     state = FileState()
     total = path.stat().st_size
@@ -419,6 +423,19 @@ def _cut_stream(line: int, why: str) -> pl.DataFrame:
         {LINE: [line], "reason": [f"compressed stream ends early ({why})"], TEXT: [None]},
         schema={LINE: pl.Int64, "reason": pl.String, TEXT: pl.String},
     )
+
+
+def _detect(sniff: pl.DataFrame, formats, label: str, not_json: str) -> Format:
+    """`detect_format`, saying so when the file looked like one JSON document (a HAR) but is not."""
+    try:
+        return detect_format(sniff, formats, label=label)
+    except UnknownFormatError:
+        if not not_json:
+            raise
+        raise UnknownFormatError(
+            f"{label!r} starts like a JSON document (a HAR?) but is not valid JSON: {not_json}; "
+            "was it cut short?"
+        ) from None
 
 
 @dataclass
@@ -560,28 +577,33 @@ def _sniff_lines(head: bytes) -> pl.DataFrame:
 # -- JSON documents: HAR, or a pretty-printed object/array of records ------------------------------
 
 
-def _json_document(path: Path, head: bytes):
-    """The parsed document when the file is one JSON value (not JSON lines), else None."""
+def _json_document(path: Path, head: bytes) -> tuple[dict | list | None, str]:
+    """
+    The parsed document when the file is one JSON value (not JSON lines), else None; and, for
+    a file that starts like one, why it is not (JSON lines are not: they say "Extra data").
+    """
     start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     if start not in (b"{", b"["):
-        return None
+        return None, ""
     if path.stat().st_size > JSON_DOCUMENT_LIMIT:
-        return None
+        return None, ""
     from flakehunt.ingest.read import open_decompressed
 
     stream, raw = open_decompressed(path)
     try:
         data = stream.read()
-    except (EOFError, OSError):
-        return None
+    except (EOFError, OSError) as exc:
+        return None, f"compressed stream ends early ({exc})"
     finally:
         stream.close()
         raw.close()
     try:
         document = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    return document if isinstance(document, dict | list) else None
+    except UnicodeDecodeError as exc:
+        return None, f"not UTF-8 ({exc.reason} at byte {exc.start})"
+    except json.JSONDecodeError as exc:
+        return None, str(exc)
+    return (document, "") if isinstance(document, dict | list) else (None, "")
 
 
 def _is_har(document) -> bool:
