@@ -580,7 +580,7 @@ def _sniff_lines(head: bytes) -> pl.DataFrame:
 def _json_document(path: Path, head: bytes) -> tuple[dict | list | None, str]:
     """
     The parsed document when the file is one JSON value (not JSON lines), else None; and, for
-    a file that starts like one, why it is not (JSON lines are not: they say "Extra data").
+    a file that starts like one but does not parse, why not ("" for JSON lines).
     """
     start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     if start not in (b"{", b"["):
@@ -602,7 +602,7 @@ def _json_document(path: Path, head: bytes) -> tuple[dict | list | None, str]:
     except UnicodeDecodeError as exc:
         return None, f"not UTF-8 ({exc.reason} at byte {exc.start})"
     except json.JSONDecodeError as exc:
-        return None, str(exc)
+        return None, "" if exc.msg == "Extra data" else str(exc)  # "Extra data": a value per line
     return (document, "") if isinstance(document, dict | list) else (None, "")
 
 
