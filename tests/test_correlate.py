@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,13 @@ def test_bad_rules_are_one_line_errors(stale_case, options, message):
         FlakehuntError, match=message.replace("(", r"\(").replace(")", r"\)").replace("'", "'")
     ):
         correlate_case(stale_case, **options)
+
+
+def test_a_window_without_exchanges_says_so_and_not_that_the_case_is_empty(stale_case):
+    with pytest.raises(
+        FlakehuntError, match=r"has no exchanges or probe runs since 2030-01-01T00:00:00\+00:00; widen"
+    ):
+        correlate_case(stale_case, since=datetime(2030, 1, 1, tzinfo=UTC))
 
 
 def test_unknown_case_and_empty_case_exit_2(case_dir):

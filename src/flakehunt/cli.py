@@ -172,9 +172,10 @@ def investigate(
     from flakehunt.case import open_case
     from flakehunt.investigate import Customer
     from flakehunt.investigate import investigate as run_investigation
-    from flakehunt.timeparse import parse_event, parse_when
+    from flakehunt.timeparse import parse_event, parse_when, parse_window
 
     with user_errors():
+        start, end = parse_window(since, until)
         result = run_investigation(
             url,
             case=open_case(case),
@@ -184,8 +185,8 @@ def investigate(
             logs=logs or [],
             har=har or [],
             edge_ips=[ip.strip() for ip in edge_ips.split(",") if ip.strip()] if edge_ips else None,
-            since=parse_when(since, option="--since") if since else None,
-            until=parse_when(until, option="--until") if until else None,
+            since=start,
+            until=end,
             expect=expect,
             failure=failure,
             events=[parse_event(text) for text in event or []],
@@ -308,15 +309,16 @@ def ingest(
     """
     from flakehunt.case import open_case
     from flakehunt.ingest import ingest_paths
-    from flakehunt.timeparse import parse_when
+    from flakehunt.timeparse import parse_window
 
     with user_errors(), progress_to_stderr("ingesting", enabled=output == "text", unit="bytes") as progress:
+        start, end = parse_window(since, until)
         summary = ingest_paths(
             paths,
             case=open_case(case),
             format_name=format_name,
-            since=parse_when(since, option="--since") if since else None,
-            until=parse_when(until, option="--until") if until else None,
+            since=start,
+            until=end,
             host=host,
             nginx_format=nginx_format,
             fields=fields,
@@ -367,13 +369,10 @@ def correlate(
 ) -> None:
     """Label failures, explain them by dimension, print ranked hypotheses."""
     from flakehunt.correlate import correlate_case
-    from flakehunt.timeparse import parse_event, parse_when
+    from flakehunt.timeparse import parse_event, parse_window
 
     with user_errors():
-        window = {
-            "since": parse_when(since, option="--since") if since else None,
-            "until": parse_when(until, option="--until") if until else None,
-        }
+        window = dict(zip(("since", "until"), parse_window(since, until), strict=True))
         result = correlate_case(
             _case_or_store(case, store, s3_endpoint, **window),
             failure=failure,

@@ -33,6 +33,38 @@ def parse_when(text: str, *, option: str = "time", now: datetime | None = None) 
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
+def parse_window(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
+    """`--since` and `--until` as UTC datetimes, either absent; an empty window is a user error."""
+    start = parse_when(since, option="--since") if since else None
+    end = parse_when(until, option="--until") if until else None
+    check_window(start, end)
+    return start, end
+
+
+def check_window(since: datetime | None, until: datetime | None) -> None:
+    """
+    Raise when `since` is not before `until`: nothing could match, and an empty result would
+    read as "nothing happened".
+    """
+    if since is not None and until is not None and since >= until:
+        raise FlakehuntError(
+            f"the time window is empty: --since {_shown(since)} is not before --until {_shown(until)}"
+        )
+
+
+def window_text(since: datetime | None, until: datetime | None) -> str:
+    """
+    >>> window_text(datetime(2026, 1, 1, tzinfo=UTC), None)
+    'since 2026-01-01T00:00:00+00:00'
+    """
+    parts = [f"since {_shown(since)}" if since else "", f"until {_shown(until)}" if until else ""]
+    return " ".join(part for part in parts if part)
+
+
+def _shown(when: datetime) -> str:
+    return when.isoformat(timespec="seconds")  # an age like 2h is read to the microsecond
+
+
 def parse_event(text: str) -> tuple[datetime, str]:
     """
     `"2026-11-20T10:00Z deploy v42"` as (time, label).

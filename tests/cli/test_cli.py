@@ -65,6 +65,18 @@ def test_bad_value_is_one_line_and_exit_2():
     assert "Invalid value for '--edges'" in result.stderr and result.stderr.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["ingest", "missing.log"], ["correlate"], ["investigate", "http://127.0.0.1:9/"]],
+    ids=lambda command: command[0],
+)
+def test_a_window_ending_before_it_starts_is_one_line_and_exit_2(command, case_dir):
+    result = runner.invoke(app, [*command, "--case", "W", "--since", "2h", "--until", "3h"])
+    assert result.exit_code == ExitCode.BAD_INPUT
+    assert result.stderr.startswith("flakehunt: error: the time window is empty: --since ")
+    assert result.stderr.count("\n") == 1
+
+
 def test_library_error_is_one_line_and_exit_2(golden):
     result = runner.invoke(app, ["sim", "--preset", "nope"])
     assert result.exit_code == ExitCode.BAD_INPUT

@@ -34,6 +34,7 @@ from flakehunt.correlate.timeline import Timeline, timeline
 from flakehunt.errors import FlakehuntError
 from flakehunt.schema import PROBE_CONFIGURATION
 from flakehunt.store import scan_dataset, scan_exchanges
+from flakehunt.timeparse import window_text
 
 LOG_DIMENSIONS = (
     "edge_pop", "pop_country", "geo_country", "geo_region", "asn", "ua_family", "ua_major",
@@ -203,6 +204,11 @@ def correlate_case(
         if observations_for_time is None and "ts" in runs.collect_schema().names():
             observations_for_time = runs
 
+    if not sets and (since or until):
+        raise FlakehuntError(
+            f"case {case.id!r} has no exchanges or probe runs {window_text(since, until)}; "
+            "widen --since/--until, or leave them out"
+        )
     if not sets:
         raise FlakehuntError(
             f"case {case.id!r} has no exchanges or probe runs yet; "

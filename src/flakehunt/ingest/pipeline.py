@@ -48,6 +48,7 @@ from flakehunt.ingest.read import (
 )
 from flakehunt.ingest.vendor import MAP_TYPE, vendor_map
 from flakehunt.schema import EXCHANGE_SCHEMA, REJECT_SCHEMA, conform
+from flakehunt.timeparse import check_window
 
 ProgressFn = Callable[[str, int, int], None]
 REJECTS = "rejects"
@@ -200,10 +201,7 @@ def ingest_paths(
     formats = load_formats()
     forced = _forced_format(formats, format_name, nginx_format, fields, mapping)
     since, until = _utc(since), _utc(until)
-    if since is not None and until is not None and since >= until:
-        raise FlakehuntError(
-            f"the time window is empty: --since {since.isoformat()} is not before --until {until.isoformat()}"
-        )
+    check_window(since, until)
     variant = _variant_key(forced, since, until, host)
     summary = IngestSummary(case.id)
     notes: set[str] = set()
