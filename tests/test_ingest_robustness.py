@@ -81,6 +81,11 @@ def test_a_zstd_file_of_several_frames_is_read_to_its_end(tmp_path, case_dir):
     [
         ("garbled.log.gz", b"\x1f\x8b garbage", "Unknown compression method"),
         ("cut.log.zst", b"\x28\xb5\x2f\xfd\x64\x00", "the zstd file ends inside a frame"),
+        (
+            "garbled.log.zst",
+            b"\x28\xb5\x2f\xfdgarbage",
+            "damaged zstd data: zstd decompressor error: Dictionary mismatch",
+        ),
     ],
 )
 def test_a_compressed_file_broken_before_its_first_line_is_a_reject_not_an_empty_file(
@@ -268,15 +273,35 @@ def test_crash_mid_ingest_leaves_the_dataset_as_it_was(tmp_path, case_dir, monke
     assert leftovers == []
 
 
-@pytest.mark.parametrize("compress", [False, True])
-def test_a_har_cut_short_is_called_broken_json_not_an_unknown_format(tmp_path, case_dir, compress):
-    har = b'{"log": {"version": "1.2", "entries": [{"startedDateTime": "2024-05-01T12:00:00Z", "req'
-    path = tmp_path / ("customer.har.gz" if compress else "customer.har")
-    path.write_bytes(gzip.compress(har) if compress else har)
-    with pytest.raises(
-        UnknownFormatError, match=r"starts like a JSON document \(a HAR\?\) but is not valid JSON"
-    ):
+HAR = FIXTURES / "har/mitmproxy-chrome.har"
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "why"),
+    [
+        ("customer.har", HAR.read_bytes()[:3000], "Expecting value at line 111, column 24"),
+        ("customer.har.gz", gzip.compress(HAR.read_bytes())[:3000], "compressed stream ends early"),
+    ],
+    ids=["cut", "gzip-cut"],
+)
+def test_a_har_cut_short_is_called_so_not_an_unknown_format(tmp_path, case_dir, name, data, why):
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(UnknownFormatError) as caught:
         ingest(path)
+    assert f"starts like a JSON document (a HAR?) but does not parse: {why}" in str(caught.value)
+
+
+@pytest.mark.parametrize("suffix", ["gz", "zst"])
+def test_a_compressed_har_is_read_as_a_har(tmp_path, case_dir, suffix):
+    import zstandard
+
+    path = tmp_path / f"customer.har.{suffix}"
+    compress = gzip.compress if suffix == "gz" else zstandard.ZstdCompressor().compress
+    path.write_bytes(compress(HAR.read_bytes()))
+    case, summary = ingest(path)
+    assert (summary.files[0].format, summary.files[0].kept) == ("har", 3)
+    assert read_exchanges(case)["format"].to_list() == ["har"] * 3
 
 
 def test_an_empty_time_window_is_a_user_error(case_dir):

@@ -129,7 +129,10 @@ def test_unreadable_har_is_one_line_and_exit_2(case_dir, tmp_path):
                                  "--har", str(har), "--no-probe"])  # fmt: skip
     assert result.exit_code == ExitCode.BAD_INPUT, result.output
     # The progress line before it is for people; the error is one line, last.
-    assert " starts like a JSON document (a HAR?) but is not valid JSON: " in result.stderr.splitlines()[-1]
+    assert (
+        " starts like a JSON document (a HAR?) but does not parse: Expecting value at line 1, column 22; "
+        in result.stderr.splitlines()[-1]
+    )
     assert result.stderr.count("flakehunt: error") == 1
 
 

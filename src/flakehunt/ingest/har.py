@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import polars as pl
 
 from flakehunt.errors import FlakehuntError
+from flakehunt.ingest.read import DAMAGED, read_whole
 from flakehunt.redact import Redactor, secret_kind
 from flakehunt.schema import EXCHANGE_SCHEMA, REJECT_SCHEMA, conform
 
@@ -110,7 +111,9 @@ class _BadEntryError(ValueError):
 
 def _read_log(path: Path) -> dict[str, Any]:
     try:
-        raw = path.read_bytes()
+        raw = read_whole(path)  # a HAR may come gzipped or zstd-compressed
+    except DAMAGED as exc:
+        raise FlakehuntError(f"HAR file {str(path)!r} is damaged: {exc}; was it cut short?") from None
     except OSError as exc:
         raise FlakehuntError(f"cannot read HAR file {str(path)!r}: {exc.strerror or exc}") from None
     try:

@@ -40,11 +40,13 @@ from flakehunt.ingest.digest import in_legacy_part, remember_digest, start_diges
 from flakehunt.ingest.normalize import normalize_apart
 from flakehunt.ingest.parse import LINE, TEXT, FileState, parse_chunk
 from flakehunt.ingest.read import (
+    DAMAGED,
     MAX_LINE_BYTES,
     TruncatedInputError,
     iter_blocks,
     lines_from_text,
     read_head,
+    read_whole,
 )
 from flakehunt.ingest.vendor import MAP_TYPE, vendor_map
 from flakehunt.schema import EXCHANGE_SCHEMA, REJECT_SCHEMA, conform
@@ -431,7 +433,7 @@ def _detect(sniff: pl.DataFrame, formats, label: str, not_json: str) -> Format:
         if not not_json:
             raise
         raise UnknownFormatError(
-            f"{label!r} starts like a JSON document (a HAR?) but is not valid JSON: {not_json}; "
+            f"{label!r} starts like a JSON document (a HAR?) but does not parse: {not_json}; "
             "was it cut short?"
         ) from None
 
@@ -585,22 +587,18 @@ def _json_document(path: Path, head: bytes) -> tuple[dict | list | None, str]:
         return None, ""
     if path.stat().st_size > JSON_DOCUMENT_LIMIT:
         return None, ""
-    from flakehunt.ingest.read import open_decompressed
-
-    stream, raw = open_decompressed(path)
     try:
-        data = stream.read()
-    except (EOFError, OSError) as exc:
+        data = read_whole(path)
+    except (*DAMAGED, OSError) as exc:
         return None, f"compressed stream ends early ({exc})"
-    finally:
-        stream.close()
-        raw.close()
     try:
         document = json.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         return None, f"not UTF-8 ({exc.reason} at byte {exc.start})"
     except json.JSONDecodeError as exc:
-        return None, "" if exc.msg == "Extra data" else str(exc)  # "Extra data": a value per line
+        if exc.msg == "Extra data":  # a value per line: JSON lines
+            return None, ""
+        return None, f"{exc.msg} at line {exc.lineno}, column {exc.colno}"
     return (document, "") if isinstance(document, dict | list) else (None, "")
 
 

@@ -25,6 +25,8 @@ CHUNK_BYTES = 16 * 1024 * 1024  # two in flight keep 2 cores busy; bigger blocks
 MAX_LINE_BYTES = 1024 * 1024
 _GZIP = b"\x1f\x8b"
 _ZSTD = b"\x28\xb5\x2f\xfd"
+# What reading a damaged or cut compressed file raises (zstd's are EOFErrors: ingest/zstd.py).
+DAMAGED = (EOFError, zlib.error, gzip.BadGzipFile)
 
 
 @dataclass
@@ -95,16 +97,22 @@ def read_head(path: Path, limit: int = 256 * 1024) -> tuple[bytes, str]:
             if not block:
                 break
             out += block
-    except (EOFError, OSError, zlib.error) as exc:
+    except (*DAMAGED, OSError) as exc:
         broken = str(exc) or type(exc).__name__
-    except Exception as exc:  # zstandard.ZstdError
-        if type(exc).__name__ != "ZstdError":
-            raise
-        broken = str(exc)
     finally:
         stream.close()
         raw.close()
     return bytes(out), broken
+
+
+def read_whole(path: Path) -> bytes:
+    """The whole file, decompressed. Raises one of `DAMAGED`, or OSError."""
+    stream, raw = open_decompressed(path)
+    try:
+        return stream.read()
+    finally:
+        stream.close()
+        raw.close()
 
 
 @dataclass
@@ -249,14 +257,10 @@ def _read_pieces(stream: BinaryIO, size: int, path: Path) -> tuple[list[bytes], 
     while got < size:
         try:
             piece = read(min(4 * 1024 * 1024, size - got))
-        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        except DAMAGED as exc:
             return pieces, str(exc) or "compressed stream ends early"
         except OSError as exc:
             raise FlakehuntError(f"cannot read {str(path)!r}: {exc}") from None
-        except Exception as exc:
-            if type(exc).__name__ != "ZstdError":
-                raise
-            return pieces, str(exc)
         if not piece:
             break
         pieces.append(piece)

@@ -4,7 +4,7 @@ A zstd file as a stream that says when it is cut short.
 python-zstandard's `stream_reader` ends quietly when a file stops inside a frame (an interrupted
 download or copy): the lines after the cut would be lost without a word. This reader feeds the
 file through one decompression object per frame and raises `EOFError`, as `gzip` does, when the
-file ends before its last frame does.
+file ends before its last frame does, or when its data is damaged.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import zstandard
 _RAW_READ = 256 * 1024  # compressed bytes per step: a log compresses ~10x, so a few MB out
 
 
-class CutZstdError(EOFError):
-    """The file ended inside a zstd frame."""
+class DamagedZstdError(EOFError):
+    """The file ends inside a zstd frame, or its data does not decode."""
 
 
 class ZstdReader:
@@ -56,10 +56,14 @@ class ZstdReader:
         if not data:
             self._at_end = True
             if self._in_frame:
-                raise CutZstdError("the zstd file ends inside a frame")
+                raise DamagedZstdError("the zstd file ends inside a frame")
             return
         while data:
-            self._buffer += self._frame.decompress(data)
+            try:
+                self._buffer += self._frame.decompress(data)
+            except zstandard.ZstdError as exc:
+                self._at_end = True
+                raise DamagedZstdError(f"damaged zstd data: {exc}") from None
             self._in_frame = not self._frame.eof
             if not self._frame.eof:
                 return
