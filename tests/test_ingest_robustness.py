@@ -307,3 +307,15 @@ def test_a_compressed_har_is_read_as_a_har(tmp_path, case_dir, suffix):
 def test_an_empty_time_window_is_a_user_error(case_dir):
     with pytest.raises(FlakehuntError, match="the time window is empty: --since 2026-01-02"):
         ingest(NGINX, since=datetime(2026, 1, 2), until=datetime(2026, 1, 1))
+
+
+def test_an_error_midway_says_what_the_files_before_it_added(tmp_path, case_dir):
+    broken = tmp_path / "customer.har"
+    broken.write_bytes(HAR.read_bytes()[:3000])
+    with pytest.raises(
+        UnknownFormatError, match=r"\(1 file\(s\) before it added 7 rows to case R-1; run again"
+    ):
+        ingest(NGINX, broken, FIXTURES / "nginx/crowdsec-hub-nginx_http-logs-mixed.log")
+    case, summary = ingest(NGINX)  # what the message promises: nothing added twice
+    assert [f.status for f in summary.files] == ["already ingested"]
+    assert read_exchanges(case).height == 7

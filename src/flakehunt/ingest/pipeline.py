@@ -225,9 +225,11 @@ def ingest_paths(
                 )
             except UnknownFormatError as exc:
                 if named:
-                    raise
+                    raise _after(exc, summary) from None
                 unknown.append(exc)  # a README or manifest beside the logs in a folder
                 result = FileResult(label, None, status=SKIPPED)
+            except FlakehuntError as exc:
+                raise _after(exc, summary) from None
             summary.files.append(result)
     if unknown and len(unknown) == len(summary.files):
         more = f" (and {len(unknown) - 1} more file(s) like it)" if len(unknown) > 1 else ""
@@ -251,6 +253,18 @@ def ingest_paths(
         outcome=f"{len(summary.files)} file(s), {summary.rows_added} rows added, {summary.rejected} rejected",
     )
     return summary
+
+
+def _after(error: FlakehuntError, summary: IngestSummary) -> FlakehuntError:
+    """`error`, saying what the files before it added: each file's rows are in the case already."""
+    added = [f for f in summary.files if f.status == "ingested"]
+    if not added:
+        return error
+    rows = sum(f.kept for f in added)
+    return type(error)(
+        f"{error} ({len(added)} file(s) before it added {rows:,} rows to case {summary.case_id}; "
+        "run again without it to go on: what is in is not added twice)"
+    )
 
 
 def _forced_format(formats, format_name, nginx_format, fields, mapping) -> Format | None:
