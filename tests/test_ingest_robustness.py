@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from flakehunt.case import open_case
-from flakehunt.errors import FlakehuntError, UnknownFormatError
+from flakehunt.errors import ExitCode, FlakehuntError, UnknownFormatError
 from flakehunt.ingest import ingest_paths, read_rejects
 from flakehunt.ingest.read import MAX_LINE_BYTES
 from flakehunt.store import read_exchanges
@@ -319,3 +322,36 @@ def test_an_error_midway_says_what_the_files_before_it_added(tmp_path, case_dir)
     case, summary = ingest(NGINX)  # what the message promises: nothing added twice
     assert [f.status for f in summary.files] == ["already ingested"]
     assert read_exchanges(case).height == 7
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "line"),
+    [
+        (signal.SIGINT, ExitCode.INTERRUPTED, "interrupted"),
+        (signal.SIGTERM, ExitCode.TERMINATED, "terminated"),
+    ],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_a_signal_mid_ingest_leaves_one_line_and_no_part(tmp_path, signum, code, line):
+    # SIGTERM is what a scheduler's timeout or `kill` sends: it must unwind like Ctrl-C.
+    big = tmp_path / "big.log"
+    big.write_text("".join(LINE.format(n=n % 250) for n in range(1_500_000)))  # several seconds of work
+    home = tmp_path / "home"
+    flakehunt = Path(sys.executable).with_name("flakehunt")
+    with subprocess.Popen(
+        [str(flakehunt), "ingest", str(big), "--case", "SIG"],
+        env={**os.environ, "FLAKEHUNT_HOME": str(home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        exchanges = home / "cases/SIG/data/exchanges"
+        deadline = time.monotonic() + 60
+        while not any(exchanges.glob(".*.tmp")) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)  # the first block is being written: the ingest is under way
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == code, stderr
+    assert stderr.splitlines()[-1] == f"flakehunt: {line}"
+    assert "Traceback" not in stderr
+    assert [p.name for p in exchanges.iterdir()] == []  # neither a part nor a temporary file

@@ -8,6 +8,7 @@ errors.ExitCode); anything that is not a FlakehuntError is a bug and keeps its t
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ except ImportError:  # pragma: no cover
     from click import exceptions as click_exceptions
 
 from flakehunt.console import err, out, progress_to_stderr
-from flakehunt.errors import ExitCode, FlakehuntError
+from flakehunt.errors import ExitCode, FlakehuntError, Terminated, interrupted_exit
 
 # Typer >= 0.22 raises its own Abort (Click's vendored exceptions have none); older ones raise Click's.
 _ABORTS = (getattr(click_exceptions, "Abort", typer.Abort), typer.Abort)
@@ -47,9 +48,10 @@ class _OneLineErrors(TyperGroup):
         except click_exceptions.ClickException as exc:  # e.g. a file option that does not exist
             typer.echo(f"flakehunt: error: {exc.format_message()}", err=True)
             sys.exit(ExitCode.BAD_INPUT)
-        except _ABORTS:
-            typer.echo("flakehunt: interrupted", err=True)
-            sys.exit(ExitCode.INTERRUPTED)
+        except _ABORTS as exc:  # Click turns KeyboardInterrupt (and so Terminated) into Abort
+            line, code = interrupted_exit(exc)
+            typer.echo(line, err=True)
+            sys.exit(code)
         sys.exit(result if isinstance(result, int) else ExitCode.OK)
 
 
@@ -92,9 +94,10 @@ def user_errors() -> Iterator[None]:
             raise
         typer.echo(f"flakehunt: error: {exc}", err=True)
         raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        typer.echo("flakehunt: interrupted", err=True)
-        raise typer.Exit(ExitCode.INTERRUPTED) from None
+    except KeyboardInterrupt as exc:
+        line, code = interrupted_exit(exc)
+        typer.echo(line, err=True)
+        raise typer.Exit(code) from None
 
 
 def print_json(data: Any) -> None:
@@ -623,4 +626,11 @@ def doctor(
 
 
 def main() -> None:
+    signal.signal(
+        signal.SIGTERM, _terminate
+    )  # commands that stop cleanly on their own (sim, watch) replace it
     app()
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated

@@ -11,6 +11,7 @@ class ExitCode(enum.IntEnum):
     BAD_INPUT = 2  # bad usage or bad input: one line, no traceback
     ENVIRONMENT = 3  # no browser, no GeoIP database when one was demanded
     INTERRUPTED = 130  # 128 + SIGINT
+    TERMINATED = 143  # 128 + SIGTERM
 
 
 class FlakehuntError(Exception):
@@ -27,3 +28,14 @@ class MissingEnvironmentError(FlakehuntError):
     """A browser, database or file flakehunt needs is not installed."""
 
     exit_code = ExitCode.ENVIRONMENT
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's timeout, `kill`): unwinds like Ctrl-C, so temporary files go too."""
+
+
+def interrupted_exit(exc: BaseException) -> tuple[str, ExitCode]:
+    """The line and exit code for an interrupt: Ctrl-C is 130, SIGTERM 143."""
+    if isinstance(exc, Terminated) or isinstance(exc.__cause__, Terminated):
+        return "flakehunt: terminated", ExitCode.TERMINATED
+    return "flakehunt: interrupted", ExitCode.INTERRUPTED
