@@ -549,6 +549,26 @@ def case_show(case_id: Annotated[str, typer.Argument(help="Case id.")]) -> None:
         out.print(story(open_case(case_id, create=False)))
 
 
+@case_app.command("rejects")
+def case_rejects(
+    case_id: Annotated[str, typer.Argument(help="Case id.")],
+    file: Annotated[str | None, typer.Option(help="Only files whose path contains this.")] = None,
+    reason: Annotated[str | None, typer.Option(help="Only reasons that contain this.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many lines (0: all).")] = 20,
+    format_name: FormatOption = "text",
+) -> None:
+    """The log lines ingest rejected, with file, line number, reason and text."""
+    from flakehunt.case import open_case
+    from flakehunt.ingest.rejects import rejected_lines
+
+    with user_errors():
+        rejects = rejected_lines(open_case(case_id, create=False), file=file, reason=reason, limit=limit)
+    if format_name == "json":
+        print_json(rejects.to_dicts())
+    else:
+        out.print(rejects)
+
+
 @case_app.command("note")
 def case_note(
     case_id: Annotated[str, typer.Argument(help="Case id.")],

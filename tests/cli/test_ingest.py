@@ -118,3 +118,38 @@ def test_bad_time_window_is_one_line_and_exit_2(tmp_path, monkeypatch, case_dir)
         "flakehunt: error: --until 'yesterday' is not a time; "
         "use ISO 8601 like '2026-11-20T10:00Z' or an age like '24h'\n"
     )
+
+
+def test_the_summary_names_the_commonest_reject_reasons_and_case_rejects_lists_the_lines(
+    tmp_path, monkeypatch, case_dir
+):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(FIXTURES / "nginx/crowdsec-hub-nginx_http-logs-mixed.log", "mixed.log")
+    shutil.copy(FIXTURES / "nginx/beats-nginx-access-test-xff-ipv6.log", "a.log")
+    wrong = runner.invoke(app, ["ingest", "a.log", "--case", "T-1", "--format", "cloudfront_realtime"])
+    summary = runner.invoke(app, ["ingest", "mixed.log", "--case", "T-1"])
+    assert "  7 × expected 5 to 43 tab-separated fields, got 1 (first: a.log line 1)" in wrong.stdout
+    assert "see them: flakehunt case rejects T-1" in wrong.stdout
+    reason = "does not match nginx_combined (combined, vhost_combined)"
+    assert f"  1 × {reason} (first: mixed.log line 9)" in summary.stdout
+
+    listed = runner.invoke(app, ["case", "rejects", "T-1", "--file", "mixed", "--format", "json"])
+    data = json.loads(listed.stdout)
+    assert data["matched"] == 1 and [(r["line"], r["reason"]) for r in data["rejects"]] == [(9, reason)]
+    assert data["rejects"][0]["text"].startswith(
+        "2021/12/01 13:53:33 [error] "
+    )  # error log among access lines
+
+    text = runner.invoke(app, ["case", "rejects", "T-1", "--limit", "2"]).stdout.splitlines()
+    assert text[0] == "a.log:1: expected 5 to 43 tab-separated fields, got 1"
+    first = (FIXTURES / "nginx/beats-nginx-access-test-xff-ipv6.log").read_text().splitlines()[0]
+    assert text[1].startswith(f"    {first[:60]}") and text[1].endswith("…")  # cut to the screen: one line
+    assert text[-1] == "2 of 8 shown; --limit 0 shows all"
+    only = runner.invoke(app, ["case", "rejects", "T-1", "--reason", "does not match"]).stdout
+    assert only.splitlines()[0] == f"mixed.log:9: {reason}"
+
+    data = json.loads(runner.invoke(app, ["ingest", "a.log", "--case", "T-2", "--format", "cloudfront_realtime",
+                                          "--output", "json"]).stdout)  # fmt: skip
+    assert data["files"][0]["reject_reasons"] == [
+        {"reason": "expected 5 to 43 tab-separated fields, got 1", "count": 7, "first_line": 1}
+    ]

@@ -71,9 +71,18 @@ class FileResult:
     skipped: int = 0  # blank and comment lines
     filtered: int = 0  # outside --since/--until/--host
     status: str = "ingested"  # or "already ingested", or SKIPPED
+    reasons: dict[str, tuple[int, int]] = field(default_factory=dict)  # reject reason: count, first line
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        out = {k: v for k, v in self.__dict__.items() if k != "reasons"}
+        out["reject_reasons"] = [
+            {"reason": reason, "count": count, "first_line": line}
+            for reason, (count, line) in self.top_reasons()
+        ]
+        return out
+
+    def top_reasons(self, limit: int = 5) -> list[tuple[str, tuple[int, int]]]:
+        return sorted(self.reasons.items(), key=lambda item: (-item[1][0], item[1][1]))[:limit]
 
 
 @dataclass
@@ -106,7 +115,7 @@ class IngestSummary:
         from rich.table import Table
         from rich.text import Text
 
-        folder = _common_folder([f.file for f in self.files])
+        folder = common_folder([f.file for f in self.files])
         table = Table(box=None, pad_edge=False, header_style="fh.key")
         for name, justify in [
             ("file", "left"),
@@ -134,11 +143,33 @@ class IngestSummary:
         )
         parts: list = [Text(f"files in {folder}/", style="fh.dim")] if folder else []
         parts += [table, Text(added)]
+        parts += [Text(f"  {line}", style="fh.error") for line in self._reason_lines(folder)]
         parts += [Text(f"note: {note}", style="fh.dim") for note in self.notes]
         return Group(*parts)
 
+    def _reason_lines(self, folder: str, limit: int = 3) -> list[str]:
+        """The most common reject reasons, each with where it first happened: what to fix first."""
+        found: dict[str, list] = {}
+        for f in self.files:
+            if f.status != "ingested":
+                continue
+            for reason, (count, line) in f.reasons.items():
+                seen = found.setdefault(reason, [0, f.file, line])
+                seen[0] += count
+        ranked = sorted(found.items(), key=lambda item: -item[1][0])
+        lines = []
+        for reason, (count, file, line) in ranked[:limit]:
+            shown = reason if len(reason) <= 100 else reason[:99] + "…"
+            where = os.path.relpath(file, folder) if folder else file
+            lines.append(f"{count:,} × {shown} (first: {where} line {line:,})")
+        if len(ranked) > limit:
+            lines.append(f"… and {len(ranked) - limit:,} other reason(s)")
+        if lines:
+            lines.append(f"see them: flakehunt case rejects {self.case_id}")
+        return lines
 
-def _common_folder(labels: list[str]) -> str:
+
+def common_folder(labels: list[str]) -> str:
     """The folder all of `labels` are in, if more than one ("" otherwise): said once, above them."""
     paths = [label for label in labels if label != "<stdin>"]
     if len(paths) < 2 or len(paths) != len(labels):
@@ -387,6 +418,7 @@ def _ingest_file(
             writer.exchanges(conform(pl.DataFrame(schema=EXCHANGE_SCHEMA)))
             if broken:
                 writer.rejects(_cut_stream(1, broken), label, result.format)
+        result.reasons = writer.reasons
         return _already(label) if writer.duplicate else result
     if document is not None:
         return _ingest_records(
@@ -428,6 +460,7 @@ def _ingest_file(
             jobs.drain()
             writer.rejects(_cut_stream(result.lines + 1, str(exc)), label, fmt.name)
             result.rejected += 1
+    result.reasons = writer.reasons
     return _already(label) if writer.duplicate else result
 
 
@@ -640,6 +673,7 @@ def _ingest_har(path, label, *, case, part_id, window, geoip_dir, notes) -> File
     with _PartWriter(case, part_id) as writer:
         writer.exchanges(exchanges)
         writer.rejects_conformed(conform(rejects, REJECT_SCHEMA))
+    result.reasons = writer.reasons
     return _already(label) if writer.duplicate else result
 
 
@@ -654,6 +688,7 @@ def _ingest_records(document, path, label, *, case, formats, forced, part_id, wi
     with _PartWriter(case, part_id) as writer:
         prepared = _prepare(fmt, lambda: piece, label, window, geoip_dir)
         _finish(fmt, label, result, notes, writer, prepared)
+    result.reasons = writer.reasons
     return _already(label) if writer.duplicate else result
 
 
@@ -677,6 +712,7 @@ class _PartWriter:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flakehunt-parquet")
         self._pending: deque[Future] = deque()
         self._started: set[str] = set()  # datasets written to; `writers` is the writer thread's
+        self.reasons: dict[str, tuple[int, int]] = {}  # of the rejects written: count, first line
 
     def __enter__(self) -> _PartWriter:
         return self
@@ -717,6 +753,10 @@ class _PartWriter:
     def rejects_conformed(self, frame: pl.DataFrame) -> None:
         if frame.height:
             self._write(REJECTS, conform(frame, REJECT_SCHEMA))
+            tally = frame.group_by("reason").agg(pl.len(), pl.col("line").min())
+            for reason, count, first in tally.iter_rows():
+                had_count, had_first = self.reasons.get(reason or "?", (0, first))
+                self.reasons[reason or "?"] = (had_count + count, min(had_first, first))
 
     def __exit__(self, exc_type, exc, tb) -> None:
         done = exc_type is None
