@@ -162,15 +162,23 @@ def test_sim_announces_serves_and_stops_cleanly_on_sigterm(tmp_path):
 
 
 @pytest.mark.browser
-def test_ctrl_c_exits_130(tmp_path):
-    # The demo is interrupted while it drives browsers: 128 + SIGINT, one line, no traceback.
+@pytest.mark.parametrize(
+    ("signum", "code", "line"),
+    [
+        (signal.SIGINT, ExitCode.INTERRUPTED, "interrupted"),
+        (signal.SIGTERM, ExitCode.TERMINATED, "terminated"),
+    ],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_a_signal_while_browsers_run_is_one_line(tmp_path, signum, code, line):
+    # The demo is stopped while it drives browsers: 128 + the signal, one line, no traceback.
     with _flakehunt("demo", "--edges", "2", env={**os.environ, "FLAKEHUNT_HOME": str(tmp_path)}) as process:
         process.stderr.readline()  # "simulated CDN up": the browsers are starting now
         time.sleep(1)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         _, stderr = process.communicate(timeout=30)
-    assert process.returncode == ExitCode.INTERRUPTED, stderr
-    assert stderr.splitlines()[-1] == "flakehunt: interrupted"
+    assert process.returncode == code, stderr
+    assert stderr.splitlines()[-1] == f"flakehunt: {line}"
     assert "Traceback" not in stderr
 
 
