@@ -128,13 +128,14 @@ class IngestSummary:
             # Only the file folds (not cut: the end of a path tells the files apart).
             table.add_column(name, justify=justify, overflow="fold", no_wrap=name != "file")  # type: ignore[arg-type]
         for f in self.files:
+            skipped = f.status == SKIPPED  # said in two short cells: a long one squeezes the file names
             table.add_row(
                 os.path.relpath(f.file, folder) if folder else f.file,
-                f.format or "-",
+                "unknown" if skipped else f.format or "-",
                 f"{f.lines:,}",
                 f"{f.kept:,}",
                 Text(f"{f.rejected:,}", style="fh.error" if f.rejected else ""),
-                Text(f.status, style="fh.dim" if f.status != "ingested" else ""),
+                Text("skipped" if skipped else f.status, style="fh.dim" if f.status != "ingested" else ""),
             )
         added = (
             "nothing new (already ingested)"
