@@ -334,24 +334,42 @@ def test_an_error_midway_says_what_the_files_before_it_added(tmp_path, case_dir)
 )
 def test_a_signal_mid_ingest_leaves_one_line_and_no_part(tmp_path, signum, code, line):
     # SIGTERM is what a scheduler's timeout or `kill` sends: it must unwind like Ctrl-C.
+    process, exchanges = _signal_mid_ingest(tmp_path, signum)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == code, stderr
+    assert stderr.splitlines()[-1] == f"flakehunt: {line}"
+    assert "Traceback" not in stderr
+    assert [p.name for p in exchanges.iterdir()] == []  # neither a part nor a temporary file
+
+
+def test_a_killed_ingest_s_temporary_file_is_removed_by_the_next_ingest(tmp_path, case_dir):
+    process, exchanges = _signal_mid_ingest(tmp_path, signal.SIGKILL)  # nothing runs to clean up
+    process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    (left,) = exchanges.iterdir()
+    assert left.name.startswith(".ingest-") and left.name.endswith(".tmp")
+    case = open_case("SIG")  # case_dir is the same FLAKEHUNT_HOME as the killed one
+    ingest_paths([NGINX], case=case)
+    assert not left.exists()
+    assert read_exchanges(case).height == 7
+
+
+def _signal_mid_ingest(tmp_path: Path, signum: int) -> tuple[subprocess.Popen, Path]:
+    """`flakehunt ingest` of a large file, sent `signum` once its first block is being written."""
     big = tmp_path / "big.log"
     big.write_text("".join(LINE.format(n=n % 250) for n in range(1_500_000)))  # several seconds of work
     home = tmp_path / "home"
     flakehunt = Path(sys.executable).with_name("flakehunt")
-    with subprocess.Popen(
+    process = subprocess.Popen(
         [str(flakehunt), "ingest", str(big), "--case", "SIG"],
         env={**os.environ, "FLAKEHUNT_HOME": str(home)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    ) as process:
-        exchanges = home / "cases/SIG/data/exchanges"
-        deadline = time.monotonic() + 60
-        while not any(exchanges.glob(".*.tmp")) and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)  # the first block is being written: the ingest is under way
-        process.send_signal(signum)
-        _, stderr = process.communicate(timeout=60)
-    assert process.returncode == code, stderr
-    assert stderr.splitlines()[-1] == f"flakehunt: {line}"
-    assert "Traceback" not in stderr
-    assert [p.name for p in exchanges.iterdir()] == []  # neither a part nor a temporary file
+    )
+    exchanges = home / "cases/SIG/data/exchanges"
+    deadline = time.monotonic() + 60
+    while not any(exchanges.glob(".*.tmp")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)  # the first block is being written: the ingest is under way
+    process.send_signal(signum)
+    return process, exchanges

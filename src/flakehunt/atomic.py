@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 from pathlib import Path
+
+# `.{name}.{pid}.{thread}.tmp`: the process that wrote it can be told dead or alive.
+_TEMPORARY = re.compile(r"^\..+\.(\d+)\.\d+\.tmp$")
 
 
 def write_atomic(path: Path, data: bytes | str) -> None:
@@ -17,7 +21,7 @@ def write_atomic(path: Path, data: bytes | str) -> None:
     writers never share one.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp = temporary_beside(path)
     try:
         tmp.write_bytes(data.encode() if isinstance(data, str) else data)
         os.replace(tmp, path)
@@ -25,3 +29,34 @@ def write_atomic(path: Path, data: bytes | str) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
         raise
+
+
+def temporary_beside(path: Path) -> Path:
+    """A hidden name beside `path` for writing it; it carries the process and thread, so concurrent
+    writers never share one, and `remove_stale` can tell a dead writer's leftovers."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+
+
+def remove_stale(folder: Path) -> int:
+    """
+    Remove the temporary files in `folder` whose writing process is gone (killed with SIGKILL,
+    out of memory, a power cut: nothing ran to clean up). Returns how many were removed.
+    """
+    removed = 0
+    for entry in folder.iterdir() if folder.is_dir() else ():
+        match = _TEMPORARY.match(entry.name)
+        if match and not _alive(int(match.group(1))):
+            with contextlib.suppress(OSError):
+                entry.unlink()
+                removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True

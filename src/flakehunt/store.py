@@ -18,6 +18,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from flakehunt.atomic import remove_stale, temporary_beside
 from flakehunt.case import Case
 from flakehunt.schema import EXCHANGE_SCHEMA, conform
 
@@ -26,6 +27,15 @@ EXCHANGES = "exchanges"
 
 def dataset_dir(case: Case, name: str) -> Path:
     return case.data_dir / name
+
+
+def remove_stale_temporaries(case: Case) -> int:
+    """Remove what killed writers left in the case's datasets (see `atomic.remove_stale`)."""
+    if not case.data_dir.is_dir():
+        return 0
+    return sum(
+        remove_stale(folder) for folder in [case.data_dir, *case.data_dir.iterdir()] if folder.is_dir()
+    )
 
 
 def part_path(case: Case, name: str, part_id: str) -> Path:
@@ -46,7 +56,7 @@ def write_part(case: Case, name: str, part_id: str, frame: pl.DataFrame) -> Path
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp = temporary_beside(target)
     try:
         pq.write_table(_to_arrow(frame), tmp, compression="zstd")
         os.replace(tmp, target)

@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from flakehunt import store
+from flakehunt.atomic import temporary_beside
 from flakehunt.case import Case, record
 from flakehunt.errors import FlakehuntError, UnknownFormatError
 from flakehunt.formats.loader import Format, load_formats
@@ -232,6 +233,7 @@ def ingest_paths(
     FlakehuntError
         A path does not exist, a format name is unknown, or no format matches a file.
     """
+    store.remove_stale_temporaries(case)  # a killed ingest's half-written part
     formats = load_formats()
     forced = _forced_format(formats, format_name, nginx_format, fields, mapping)
     since, until = _utc(since), _utc(until)
@@ -729,7 +731,7 @@ class _PartWriter:
         if name not in self.writers:
             folder = store.dataset_dir(self.case, name)
             folder.mkdir(parents=True, exist_ok=True)
-            tmp = folder / f".ingest-{os.getpid()}-{id(self):x}.tmp"
+            tmp = temporary_beside(folder / f"ingest-{id(self):x}")
             self.tmps[name] = tmp
             self.writers[name] = pq.ParquetWriter(tmp, table.schema, **parquet_options(table.schema))
         self.writers[name].write_table(table)
