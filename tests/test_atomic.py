@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from flakehunt.atomic import remove_stale, write_atomic
+from flakehunt.atomic import remove_stale, temporary_beside, write_atomic
 
 
 def test_write_atomic_replaces_the_content_and_leaves_no_temporary_file(tmp_path):
@@ -34,11 +34,12 @@ def test_remove_stale_takes_only_dead_writers_temporaries(tmp_path):
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     )
     dead_pid = int(dead.stdout)  # that process has ended
-    (tmp_path / f".part.parquet.{dead_pid}.1.tmp").write_text("half")
-    (tmp_path / f".part.parquet.{os.getpid()}.1.tmp").write_text("being written")
-    (tmp_path / "part.parquet").write_text("done")
-    (tmp_path / ".notes.tmp").write_text("not ours: no process in its name")
+    dead_here = temporary_beside(tmp_path / "part.parquet").name.replace(f".{os.getpid()}.", f".{dead_pid}.")
+    alive_here = temporary_beside(tmp_path / "part.parquet").name
+    elsewhere = f".part.parquet.another-machine.{dead_pid}.1.tmp"  # a shared folder: its writer may live
+    for name in (dead_here, alive_here, elsewhere, "part.parquet", ".notes.tmp"):
+        (tmp_path / name).write_text("x")
     assert remove_stale(tmp_path) == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        ".notes.tmp", f".part.parquet.{os.getpid()}.1.tmp", "part.parquet"
-    ]  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [alive_here, elsewhere, "part.parquet", ".notes.tmp"]
+    )

@@ -5,11 +5,14 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import socket
 import threading
 from pathlib import Path
 
-# `.{name}.{pid}.{thread}.tmp`: the process that wrote it can be told dead or alive.
-_TEMPORARY = re.compile(r"^\..+\.(\d+)\.\d+\.tmp$")
+# `.{name}.{host}.{pid}.{thread}.tmp`: the process that wrote it can be told dead or alive, on
+# this machine (a folder shared with another machine holds writers this one cannot see).
+_TEMPORARY = re.compile(r"^\..+\.([A-Za-z0-9-]+)\.(\d+)\.\d+\.tmp$")
+_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
 
 
 def write_atomic(path: Path, data: bytes | str) -> None:
@@ -34,7 +37,7 @@ def write_atomic(path: Path, data: bytes | str) -> None:
 def temporary_beside(path: Path) -> Path:
     """A hidden name beside `path` for writing it; it carries the process and thread, so concurrent
     writers never share one, and `remove_stale` can tell a dead writer's leftovers."""
-    return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    return path.with_name(f".{path.name}.{_HOST}.{os.getpid()}.{threading.get_ident()}.tmp")
 
 
 def remove_stale(folder: Path) -> int:
@@ -45,7 +48,7 @@ def remove_stale(folder: Path) -> int:
     removed = 0
     for entry in folder.iterdir() if folder.is_dir() else ():
         match = _TEMPORARY.match(entry.name)
-        if match and not _alive(int(match.group(1))):
+        if match and match.group(1) == _HOST and not _alive(int(match.group(2))):
             with contextlib.suppress(OSError):
                 entry.unlink()
                 removed += 1
