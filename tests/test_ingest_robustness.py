@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from flakehunt.case import open_case
+from flakehunt.case import open_case, read_journal
 from flakehunt.errors import ExitCode, FlakehuntError, UnknownFormatError
 from flakehunt.ingest import ingest_paths, read_rejects
-from flakehunt.ingest.read import MAX_LINE_BYTES
+from flakehunt.ingest.read import MAX_LINE_BYTES, zstd
 from flakehunt.store import read_exchanges
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -44,37 +44,32 @@ def test_truncated_gzip_keeps_complete_lines_and_rejects_the_end(tmp_path, case_
 
 
 def test_zstd_file(tmp_path, case_dir):
-    import zstandard
-
     path = tmp_path / "access.log.zst"
-    path.write_bytes(zstandard.ZstdCompressor().compress(NGINX.read_bytes()))
+    path.write_bytes(zstd.compress(NGINX.read_bytes()))
     _, summary = ingest(path)
     assert summary.files[0].kept == 7
 
 
 def test_truncated_zstd_keeps_complete_lines_and_rejects_the_end(tmp_path, case_dir):
-    import zstandard
-
     body = "".join(LINE.format(n=n) for n in range(20_000)).encode()  # zstd keeps back a short frame
-    whole = zstandard.ZstdCompressor().compress(body)
+    whole = zstd.compress(body)
     cut = tmp_path / "cut.log.zst"
     cut.write_bytes(whole[: len(whole) * 2 // 3])  # an interrupted download
     case, summary = ingest(cut)
     (result,) = summary.files
     reasons = read_rejects(case).sort("line")["reason"].to_list()
     assert len(reasons) == result.rejected <= 2  # the cut line, if the cut fell inside one, and the end
-    assert reasons[-1] == "compressed stream ends early (the zstd file ends inside a frame)"
+    assert (
+        reasons[-1]
+        == "compressed stream ends early (Compressed file ended before the end-of-stream marker was reached)"
+    )
     assert 0 < read_exchanges(case)["line"].max() == result.kept < 20_000
 
 
 def test_a_zstd_file_of_several_frames_is_read_to_its_end(tmp_path, case_dir):
-    import zstandard
-
     lines = NGINX.read_bytes().splitlines(keepends=True)
     path = tmp_path / "joined.log.zst"  # `cat a.zst b.zst > joined.zst` is a valid zstd file
-    path.write_bytes(
-        b"".join(zstandard.ZstdCompressor().compress(b"".join(part)) for part in (lines[:3], lines[3:]))
-    )
+    path.write_bytes(b"".join(zstd.compress(b"".join(part)) for part in (lines[:3], lines[3:])))
     _, summary = ingest(path)
     assert (summary.files[0].kept, summary.files[0].rejected) == (7, 0)
 
@@ -83,11 +78,15 @@ def test_a_zstd_file_of_several_frames_is_read_to_its_end(tmp_path, case_dir):
     ("name", "data", "why"),
     [
         ("garbled.log.gz", b"\x1f\x8b garbage", "Unknown compression method"),
-        ("cut.log.zst", b"\x28\xb5\x2f\xfd\x64\x00", "the zstd file ends inside a frame"),
+        (
+            "cut.log.zst",
+            b"\x28\xb5\x2f\xfd\x64\x00",
+            "Compressed file ended before the end-of-stream marker was reached",
+        ),
         (
             "garbled.log.zst",
             b"\x28\xb5\x2f\xfdgarbage",
-            "damaged zstd data: zstd decompressor error: Dictionary mismatch",
+            "Unable to decompress Zstandard data: Dictionary mismatch",
         ),
     ],
 )
@@ -295,12 +294,25 @@ def test_a_har_cut_short_is_called_so_not_an_unknown_format(tmp_path, case_dir, 
     assert f"starts like a JSON document (a HAR?) but does not parse: {why}" in str(caught.value)
 
 
+def test_a_cut_har_in_a_folder_is_named_broken_not_passed_over(tmp_path, case_dir):
+    folder = tmp_path / "ticket-4711"
+    folder.mkdir()
+    shutil.copy(NGINX, folder / "access.log")
+    (folder / "customer.har").write_bytes(HAR.read_bytes()[:3000])
+    _, summary = ingest(folder)
+    assert {f.file.rsplit("/", 1)[-1]: f.status for f in summary.files} == {
+        "access.log": "ingested",
+        "customer.har": "skipped: broken JSON document",
+    }
+    assert any(
+        "customer.har' starts like a JSON document (a HAR?) but does not parse" in n for n in summary.notes
+    )
+
+
 @pytest.mark.parametrize("suffix", ["gz", "zst"])
 def test_a_compressed_har_is_read_as_a_har(tmp_path, case_dir, suffix):
-    import zstandard
-
     path = tmp_path / f"customer.har.{suffix}"
-    compress = gzip.compress if suffix == "gz" else zstandard.ZstdCompressor().compress
+    compress = gzip.compress if suffix == "gz" else zstd.compress
     path.write_bytes(compress(HAR.read_bytes()))
     case, summary = ingest(path)
     assert (summary.files[0].format, summary.files[0].kept) == ("har", 3)
@@ -319,6 +331,8 @@ def test_an_error_midway_says_what_the_files_before_it_added(tmp_path, case_dir)
         UnknownFormatError, match=r"\(1 file\(s\) before it added 7 rows to case R-1; run again"
     ):
         ingest(NGINX, broken, FIXTURES / "nginx/crowdsec-hub-nginx_http-logs-mixed.log")
+    (entry,) = read_journal(open_case("R-1"))
+    assert entry["outcome"].startswith("stopped by an error after 1 file(s), 7 rows added: ")
     case, summary = ingest(NGINX)  # what the message promises: nothing added twice
     assert [f.status for f in summary.files] == ["already ingested"]
     assert read_exchanges(case).height == 7

@@ -24,6 +24,10 @@ class UnknownFormatError(FlakehuntError):
     """No log format flakehunt knows matches a file."""
 
 
+class BrokenDocumentError(UnknownFormatError):
+    """A file starts like one JSON document (a HAR) but does not parse: cut short, most likely."""
+
+
 class MissingEnvironmentError(FlakehuntError):
     """A browser, database or file flakehunt needs is not installed."""
 

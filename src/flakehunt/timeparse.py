@@ -35,8 +35,9 @@ def parse_when(text: str, *, option: str = "time", now: datetime | None = None) 
 
 def parse_window(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
     """`--since` and `--until` as UTC datetimes, either absent; an empty window is a user error."""
-    start = parse_when(since, option="--since") if since else None
-    end = parse_when(until, option="--until") if until else None
+    now = datetime.now(UTC)  # one clock for both: `--since 1h --until 1h` is empty, not a microsecond
+    start = parse_when(since, option="--since", now=now) if since else None
+    end = parse_when(until, option="--until", now=now) if until else None
     check_window(start, end)
     return start, end
 

@@ -77,6 +77,11 @@ def test_a_window_ending_before_it_starts_is_one_line_and_exit_2(command, case_d
     assert result.stderr.count("\n") == 1
 
 
+def test_the_same_age_twice_is_an_empty_window(case_dir):
+    result = runner.invoke(app, ["correlate", "--case", "W", "--since", "1h", "--until", "1h"])
+    assert result.stderr.startswith("flakehunt: error: the time window is empty: ")
+
+
 def test_library_error_is_one_line_and_exit_2(golden):
     result = runner.invoke(app, ["sim", "--preset", "nope"])
     assert result.exit_code == ExitCode.BAD_INPUT

@@ -140,6 +140,7 @@ def test_the_summary_names_the_commonest_reject_reasons_and_case_rejects_lists_t
         "2021/12/01 13:53:33 [error] "
     )  # error log among access lines
 
+    runner.invoke(app, ["ingest", "mixed.log", "--case", "T-1", "--since", "2001-01-01"])  # its rejects again
     text = runner.invoke(app, ["case", "rejects", "T-1", "--limit", "2"]).stdout.splitlines()
     assert text[0] == "a.log:1: expected 5 to 43 tab-separated fields, got 1"
     first = (FIXTURES / "nginx/beats-nginx-access-test-xff-ipv6.log").read_text().splitlines()[0]

@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 from flakehunt import store
 from flakehunt.atomic import temporary_beside
 from flakehunt.case import Case, record
-from flakehunt.errors import FlakehuntError, UnknownFormatError
+from flakehunt.errors import BrokenDocumentError, FlakehuntError, UnknownFormatError
 from flakehunt.formats.loader import Format, load_formats
 from flakehunt.ingest import custom
 from flakehunt.ingest.blocks import Piece, plan_block
@@ -56,6 +56,7 @@ from flakehunt.timeparse import check_window
 ProgressFn = Callable[[str, int, int], None]
 REJECTS = "rejects"
 SKIPPED = "skipped: unknown format"  # a file found in a folder or by a glob
+BROKEN = "skipped: broken JSON document"  # the same, for a cut HAR: the notes say which and why
 _WORKERS = 2  # blocks parsed at once
 JSON_DOCUMENT_LIMIT = 512 * 1024 * 1024
 
@@ -129,14 +130,17 @@ class IngestSummary:
             # Only the file folds (not cut: the end of a path tells the files apart).
             table.add_column(name, justify=justify, overflow="fold", no_wrap=name != "file")  # type: ignore[arg-type]
         for f in self.files:
-            skipped = f.status == SKIPPED  # said in two short cells: a long one squeezes the file names
+            # A skipped file is said in two short cells: a long one squeezes the file names.
+            shown_format, shown_status = {SKIPPED: ("unknown", "skipped"), BROKEN: ("har?", "broken")}.get(
+                f.status, (f.format or "-", f.status)
+            )
             table.add_row(
                 os.path.relpath(f.file, folder) if folder else f.file,
-                "unknown" if skipped else f.format or "-",
+                shown_format,
                 f"{f.lines:,}",
                 f"{f.kept:,}",
                 Text(f"{f.rejected:,}", style="fh.error" if f.rejected else ""),
-                Text("skipped" if skipped else f.status, style="fh.dim" if f.status != "ingested" else ""),
+                Text(shown_status, style={"ingested": "", BROKEN: "fh.error"}.get(f.status, "fh.dim")),
             )
         added = (
             "nothing new (already ingested)"
@@ -242,6 +246,13 @@ def ingest_paths(
     summary = IngestSummary(case.id)
     notes: set[str] = set()
     unknown: list[UnknownFormatError] = []
+    params = {
+        "paths": [str(p) for p in paths],
+        "format": format_name,
+        "since": since,
+        "until": until,
+        "host": host,
+    }
     with _expanded(paths) as files:
         for path, label, named in files:
             try:
@@ -257,13 +268,18 @@ def ingest_paths(
                     geoip_dir=geoip_dir,
                     notes=notes,
                 )
+            except BrokenDocumentError as exc:
+                if named:
+                    raise _after(exc, case, summary, params) from None
+                notes.add(str(exc))  # a customer's cut HAR in a folder: said, not passed over
+                result = FileResult(label, None, status=BROKEN)
             except UnknownFormatError as exc:
                 if named:
-                    raise _after(exc, summary) from None
+                    raise _after(exc, case, summary, params) from None
                 unknown.append(exc)  # a README or manifest beside the logs in a folder
                 result = FileResult(label, None, status=SKIPPED)
             except FlakehuntError as exc:
-                raise _after(exc, summary) from None
+                raise _after(exc, case, summary, params) from None
             summary.files.append(result)
     if unknown and len(unknown) == len(summary.files):
         more = f" (and {len(unknown) - 1} more file(s) like it)" if len(unknown) > 1 else ""
@@ -274,27 +290,22 @@ def ingest_paths(
             "with --format NAME (see 'flakehunt formats')"
         )
     summary.notes = sorted(notes)
-    record(
-        case,
-        "ingest",
-        params={
-            "paths": [str(p) for p in paths],
-            "format": format_name,
-            "since": since,
-            "until": until,
-            "host": host,
-        },
-        outcome=f"{len(summary.files)} file(s), {summary.rows_added} rows added, {summary.rejected} rejected",
-    )
+    outcome = f"{len(summary.files)} file(s), {summary.rows_added} rows added, {summary.rejected} rejected"
+    record(case, "ingest", params=params, outcome=outcome)
     return summary
 
 
-def _after(error: FlakehuntError, summary: IngestSummary) -> FlakehuntError:
-    """`error`, saying what the files before it added: each file's rows are in the case already."""
+def _after(error: FlakehuntError, case: Case, summary: IngestSummary, params: dict) -> FlakehuntError:
+    """
+    `error`, saying what the files before it added (each file's rows are in the case already),
+    which the journal records too.
+    """
     added = [f for f in summary.files if f.status == "ingested"]
     if not added:
         return error
     rows = sum(f.kept for f in added)
+    outcome = f"stopped by an error after {len(added)} file(s), {rows} rows added: {error}"
+    record(case, "ingest", params=params, outcome=outcome)
     return type(error)(
         f"{error} ({len(added)} file(s) before it added {rows:,} rows to case {summary.case_id}; "
         "run again without it to go on: what is in is not added twice)"
@@ -482,7 +493,7 @@ def _detect(sniff: pl.DataFrame, formats, label: str, not_json: str) -> Format:
     except UnknownFormatError:
         if not not_json:
             raise
-        raise UnknownFormatError(
+        raise BrokenDocumentError(
             f"{label!r} starts like a JSON document (a HAR?) but does not parse: {not_json}; "
             "was it cut short?"
         ) from None
@@ -639,8 +650,10 @@ def _json_document(path: Path, head: bytes) -> tuple[dict | list | None, str]:
         return None, ""
     try:
         data = read_whole(path)
-    except (*DAMAGED, OSError) as exc:
+    except DAMAGED as exc:
         return None, f"compressed stream ends early ({exc})"
+    except OSError as exc:
+        return None, f"cannot be read ({exc})"
     try:
         document = json.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:

@@ -7,12 +7,18 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import sys
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import BinaryIO
+
+if sys.version_info >= (3, 14):
+    from compression import zstd
+else:
+    from backports import zstd
 
 import numpy as np
 import polars as pl
@@ -25,8 +31,9 @@ CHUNK_BYTES = 16 * 1024 * 1024  # two in flight keep 2 cores busy; bigger blocks
 MAX_LINE_BYTES = 1024 * 1024
 _GZIP = b"\x1f\x8b"
 _ZSTD = b"\x28\xb5\x2f\xfd"
-# What reading a damaged or cut compressed file raises (zstd's are EOFErrors: ingest/zstd.py).
-DAMAGED = (EOFError, zlib.error, gzip.BadGzipFile)
+_SKIPPABLE = b"\x2a\x4d\x18"  # after 0x50..0x5F: a zstd skippable frame
+# What reading a damaged or cut compressed file raises (a cut one: EOFError, for both).
+DAMAGED = (EOFError, zlib.error, gzip.BadGzipFile, zstd.ZstdError)
 
 
 @dataclass
@@ -65,8 +72,8 @@ def compression(path: Path) -> str | None:
         magic = handle.read(4)
     if magic.startswith(_GZIP):
         return "gzip"
-    if magic.startswith(_ZSTD):
-        return "zstd"
+    if magic.startswith(_ZSTD) or (len(magic) == 4 and magic[0] & 0xF0 == 0x50 and magic[1:] == _SKIPPABLE):
+        return "zstd"  # pzstd and seekable zstd files start with a skippable frame
     return None
 
 
@@ -77,9 +84,7 @@ def open_decompressed(path: Path) -> tuple[BinaryIO, BinaryIO]:
     if kind == "gzip":
         return gzip.GzipFile(fileobj=raw), raw  # type: ignore[return-value]
     if kind == "zstd":
-        from flakehunt.ingest.zstd import ZstdReader
-
-        return ZstdReader(raw), raw  # type: ignore[return-value]
+        return zstd.ZstdFile(raw), raw  # type: ignore[return-value]
     return raw, raw
 
 

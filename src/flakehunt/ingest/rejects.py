@@ -58,6 +58,7 @@ def rejected_lines(
         rejects = rejects.filter(pl.col("file").str.contains(file, literal=True))
     if reason:
         rejects = rejects.filter(pl.col("reason").str.contains(reason, literal=True))
-    rejects = rejects.sort("file", "line").collect()
+    # The same file ingested again with other --since/--until/--host writes its rejects again.
+    rejects = rejects.sort("file", "line").unique(["file", "line", "reason"], maintain_order=True).collect()
     shown = rejects if limit <= 0 else rejects.head(limit)
     return RejectedLines(shown, rejects.height)
