@@ -74,6 +74,14 @@ def test_a_zstd_file_of_several_frames_is_read_to_its_end(tmp_path, case_dir):
     assert (summary.files[0].kept, summary.files[0].rejected) == (7, 0)
 
 
+def test_a_zstd_file_that_starts_with_a_skippable_frame_is_zstd(tmp_path, case_dir):
+    path = tmp_path / "access.log.zst"  # as pzstd writes them: a skippable frame of metadata first
+    skippable = b"\x50\x2a\x4d\x18" + (4).to_bytes(4, "little") + b"meta"
+    path.write_bytes(skippable + zstd.compress(NGINX.read_bytes()))
+    _, summary = ingest(path)
+    assert (summary.files[0].format, summary.files[0].kept) == ("nginx_combined", 7)
+
+
 @pytest.mark.parametrize(
     ("name", "data", "why"),
     [
