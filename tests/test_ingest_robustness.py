@@ -244,7 +244,7 @@ def test_the_summary_names_the_common_folder_once(tmp_path, case_dir):
     text = console.export_text()
     assert text.startswith(f"files in {folder}/\n")
     assert "\nedge/access.log " in text and "\nnotes.txt " in text
-    from flakehunt.ingest.pipeline import common_folder
+    from flakehunt.ingest.summary import common_folder
 
     assert common_folder(["/srv/a/x.log", "/var/b/y.log"]) == ""  # only "/" in common: said for no one
     assert common_folder(["<stdin>", "logs/a.log"]) == ""

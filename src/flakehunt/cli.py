@@ -564,7 +564,7 @@ def case_rejects(
     with user_errors():
         rejects = rejected_lines(open_case(case_id, create=False), file=file, reason=reason, limit=limit)
     if format_name == "json":
-        print_json(rejects.to_dicts())
+        print_json(rejects.to_dict())
     else:
         out.print(rejects)
 
@@ -646,9 +646,8 @@ def doctor(
 
 
 def main() -> None:
-    signal.signal(
-        signal.SIGTERM, _terminate
-    )  # commands that stop cleanly on their own (sim, watch) replace it
+    # SIGTERM unwinds like Ctrl-C; commands that stop cleanly on their own (sim, watch) replace it.
+    signal.signal(signal.SIGTERM, _terminate)
     app()
 
 

@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -49,142 +49,15 @@ from flakehunt.ingest.read import (
     read_head,
     read_whole,
 )
+from flakehunt.ingest.summary import BROKEN, SKIPPED, FileResult, IngestSummary
 from flakehunt.ingest.vendor import MAP_TYPE, vendor_map
 from flakehunt.schema import EXCHANGE_SCHEMA, REJECT_SCHEMA, conform
 from flakehunt.timeparse import check_window
 
 ProgressFn = Callable[[str, int, int], None]
 REJECTS = "rejects"
-SKIPPED = "skipped: unknown format"  # a file found in a folder or by a glob
-BROKEN = "skipped: broken JSON document"  # the same, for a cut HAR: the notes say which and why
 _WORKERS = 2  # blocks parsed at once
 JSON_DOCUMENT_LIMIT = 512 * 1024 * 1024
-
-
-@dataclass
-class FileResult:
-    """What happened to one input file."""
-
-    file: str
-    format: str | None
-    lines: int = 0
-    kept: int = 0
-    rejected: int = 0
-    skipped: int = 0  # blank and comment lines
-    filtered: int = 0  # outside --since/--until/--host
-    status: str = "ingested"  # or "already ingested", or SKIPPED
-    reasons: dict[str, tuple[int, int]] = field(default_factory=dict)  # reject reason: count, first line
-
-    def to_dict(self) -> dict:
-        out = {k: v for k, v in self.__dict__.items() if k != "reasons"}
-        out["reject_reasons"] = [
-            {"reason": reason, "count": count, "first_line": line}
-            for reason, (count, line) in self.top_reasons()
-        ]
-        return out
-
-    def top_reasons(self, limit: int = 5) -> list[tuple[str, tuple[int, int]]]:
-        return sorted(self.reasons.items(), key=lambda item: (-item[1][0], item[1][1]))[:limit]
-
-
-@dataclass
-class IngestSummary:
-    """The result of `ingest_paths`: one FileResult per input, and notes worth saying once."""
-
-    case_id: str
-    files: list[FileResult] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def rows_added(self) -> int:
-        return sum(f.kept for f in self.files if f.status == "ingested")
-
-    @property
-    def rejected(self) -> int:
-        return sum(f.rejected for f in self.files if f.status == "ingested")
-
-    def to_dict(self) -> dict:
-        return {
-            "case": self.case_id,
-            "rows_added": self.rows_added,
-            "rejected": self.rejected,
-            "files": [f.to_dict() for f in self.files],
-            "notes": list(self.notes),
-        }
-
-    def __rich__(self):
-        from rich.console import Group
-        from rich.table import Table
-        from rich.text import Text
-
-        folder = common_folder([f.file for f in self.files])
-        table = Table(box=None, pad_edge=False, header_style="fh.key")
-        for name, justify in [
-            ("file", "left"),
-            ("format", "left"),
-            ("lines", "right"),
-            ("kept", "right"),
-            ("rejected", "right"),
-            ("status", "left"),
-        ]:
-            # Only the file folds (not cut: the end of a path tells the files apart).
-            table.add_column(name, justify=justify, overflow="fold", no_wrap=name != "file")  # type: ignore[arg-type]
-        for f in self.files:
-            # A skipped file is said in two short cells: a long one squeezes the file names.
-            shown_format, shown_status = {SKIPPED: ("unknown", "skipped"), BROKEN: ("har?", "broken")}.get(
-                f.status, (f.format or "-", f.status)
-            )
-            table.add_row(
-                os.path.relpath(f.file, folder) if folder else f.file,
-                shown_format,
-                f"{f.lines:,}",
-                f"{f.kept:,}",
-                Text(f"{f.rejected:,}", style="fh.error" if f.rejected else ""),
-                Text(shown_status, style={"ingested": "", BROKEN: "fh.error"}.get(f.status, "fh.dim")),
-            )
-        added = (
-            "nothing new (already ingested)"
-            if not self.rows_added and self.files and all(f.status == "already ingested" for f in self.files)
-            else f"{self.rows_added:,} rows added to case {self.case_id}, {self.rejected:,} rejected"
-        )
-        parts: list = [Text(f"files in {folder}/", style="fh.dim")] if folder else []
-        parts += [table, Text(added)]
-        parts += [Text(f"  {line}", style="fh.error") for line in self._reason_lines(folder)]
-        parts += [Text(f"note: {note}", style="fh.dim") for note in self.notes]
-        return Group(*parts)
-
-    def _reason_lines(self, folder: str, limit: int = 3) -> list[str]:
-        """The most common reject reasons, each with where it first happened: what to fix first."""
-        found: dict[str, list] = {}
-        for f in self.files:
-            if f.status != "ingested":
-                continue
-            for reason, (count, line) in f.reasons.items():
-                seen = found.setdefault(reason, [0, f.file, line])
-                seen[0] += count
-        ranked = sorted(found.items(), key=lambda item: -item[1][0])
-        lines = []
-        for reason, (count, file, line) in ranked[:limit]:
-            shown = reason if len(reason) <= 100 else reason[:99] + "…"
-            where = os.path.relpath(file, folder) if folder else file
-            lines.append(f"{count:,} × {shown} (first: {where} line {line:,})")
-        if len(ranked) > limit:
-            lines.append(f"… and {len(ranked) - limit:,} other reason(s)")
-        if lines:
-            lines.append(f"see them: flakehunt case rejects {self.case_id}")
-        return lines
-
-
-def common_folder(labels: list[str]) -> str:
-    """The folder all of `labels` are in, if more than one ("" otherwise): said once, above them."""
-    paths = [label for label in labels if label != "<stdin>"]
-    if len(paths) < 2 or len(paths) != len(labels):
-        return ""
-    try:
-        common = os.path.commonpath(paths)
-    except ValueError:  # absolute and relative paths mixed
-        return ""
-    return common if common and common != os.path.dirname(common) and common not in paths else ""  # not "/"
 
 
 def ingest_paths(

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import polars as pl
 
 from flakehunt.case import Case
-from flakehunt.ingest.pipeline import common_folder, scan_rejects
+from flakehunt.ingest.pipeline import scan_rejects
+from flakehunt.ingest.summary import common_folder
 
 _SHOWN_CHARS = 120  # of a rejected line's text: enough to see what is wrong with it
 
@@ -20,7 +21,7 @@ class RejectedLines:
     frame: pl.DataFrame  # file, line, format, reason, text
     matched: int
 
-    def to_dicts(self) -> dict:
+    def to_dict(self) -> dict:
         return {"matched": self.matched, "rejects": self.frame.to_dicts()}
 
     def __rich__(self):
