@@ -51,7 +51,7 @@ def test_zstd_file(tmp_path, case_dir):
 
 
 def test_truncated_zstd_keeps_complete_lines_and_rejects_the_end(tmp_path, case_dir):
-    body = "".join(LINE.format(n=n) for n in range(20_000)).encode()  # zstd keeps back a short frame
+    body = "".join(LINE.format(n=n) for n in range(20_000)).encode()  # zstd decodes whole 128 KB blocks
     whole = zstd.compress(body)
     cut = tmp_path / "cut.log.zst"
     cut.write_bytes(whole[: len(whole) * 2 // 3])  # an interrupted download
