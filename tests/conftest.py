@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -9,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from flakehunt.edgesim import SimWorld
+from flakehunt.errors import ExitCode
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus"
@@ -44,6 +46,18 @@ def case_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "flakehunt-home"
     monkeypatch.setenv("FLAKEHUNT_HOME", str(home))
     return home
+
+
+@pytest.fixture(
+    params=[
+        (signal.SIGINT, ExitCode.INTERRUPTED, "interrupted"),
+        (signal.SIGTERM, ExitCode.TERMINATED, "terminated"),
+    ],
+    ids=["ctrl-c", "sigterm"],
+)
+def stop_signal(request) -> tuple[signal.Signals, ExitCode, str]:
+    """Each way to stop flakehunt: the signal, its exit code, and the last line on stderr."""
+    return request.param
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from flakehunt.case import open_case, read_journal
-from flakehunt.errors import ExitCode, FlakehuntError, UnknownFormatError
+from flakehunt.errors import FlakehuntError, UnknownFormatError
 from flakehunt.ingest import ingest_paths, read_rejects
 from flakehunt.ingest.read import MAX_LINE_BYTES, zstd
 from flakehunt.store import read_exchanges
@@ -346,15 +346,8 @@ def test_an_error_midway_says_what_the_files_before_it_added(tmp_path, case_dir)
     assert read_exchanges(case).height == 7
 
 
-@pytest.mark.parametrize(
-    ("signum", "code", "line"),
-    [
-        (signal.SIGINT, ExitCode.INTERRUPTED, "interrupted"),
-        (signal.SIGTERM, ExitCode.TERMINATED, "terminated"),
-    ],
-    ids=["ctrl-c", "sigterm"],
-)
-def test_a_signal_mid_ingest_leaves_one_line_and_no_part(tmp_path, signum, code, line):
+def test_a_signal_mid_ingest_leaves_one_line_and_no_part(tmp_path, stop_signal):
+    signum, code, line = stop_signal
     # SIGTERM is what a scheduler's timeout or `kill` sends: it must unwind like Ctrl-C.
     process, exchanges = _signal_mid_ingest(tmp_path, signum)
     _, stderr = process.communicate(timeout=60)

@@ -167,15 +167,8 @@ def test_sim_announces_serves_and_stops_cleanly_on_sigterm(tmp_path):
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize(
-    ("signum", "code", "line"),
-    [
-        (signal.SIGINT, ExitCode.INTERRUPTED, "interrupted"),
-        (signal.SIGTERM, ExitCode.TERMINATED, "terminated"),
-    ],
-    ids=["ctrl-c", "sigterm"],
-)
-def test_a_signal_while_browsers_run_is_one_line(tmp_path, signum, code, line):
+def test_a_signal_while_browsers_run_is_one_line(tmp_path, stop_signal):
+    signum, code, line = stop_signal
     # The demo is stopped while it drives browsers: 128 + the signal, one line, no traceback.
     with _flakehunt("demo", "--edges", "2", env={**os.environ, "FLAKEHUNT_HOME": str(tmp_path)}) as process:
         process.stderr.readline()  # "simulated CDN up": the browsers are starting now
