@@ -60,7 +60,7 @@ _REQUEST_ID_HEADERS = ("x-amz-cf-id", "cf-ray", "x-request-id", "x-fastly-reques
 _SECRET_VALUE_MIN = 6  # shorter cookie values ("1", "true") are too common to hunt for elsewhere
 
 
-def parse_har(path: Path, *, file_label: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def parse_har(path: Path, *, file_label: str, document: Any = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """
     Parse a HAR file into normalized exchanges, credentials already replaced.
 
@@ -70,6 +70,8 @@ def parse_har(path: Path, *, file_label: str) -> tuple[pl.DataFrame, pl.DataFram
         A HAR 1.2 file (JSON; a byte-order mark is fine).
     file_label
         What the `file` column says, usually the path as the user gave it.
+    document
+        The file's JSON, when the caller has parsed it already (ingest, to tell a HAR): not read again.
 
     Returns
     -------
@@ -82,7 +84,7 @@ def parse_har(path: Path, *, file_label: str) -> tuple[pl.DataFrame, pl.DataFram
     FlakehuntError
         When the file cannot be read or is not a HAR file.
     """
-    log = _read_log(path)
+    log = _har_log(_read_document(path) if document is None else document, path)
     redactor = Redactor()
     entries = log.get("entries")
     pages = {page.get("id"): page for page in log.get("pages") or [] if isinstance(page, dict)}
@@ -109,7 +111,7 @@ class _BadEntryError(ValueError):
         self.text = text
 
 
-def _read_log(path: Path) -> dict[str, Any]:
+def _read_document(path: Path) -> Any:
     try:
         raw = read_whole(path)  # a HAR may come gzipped or zstd-compressed
     except DAMAGED as exc:
@@ -117,7 +119,7 @@ def _read_log(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise FlakehuntError(f"cannot read HAR file {str(path)!r}: {exc.strerror or exc}") from None
     try:
-        document = json.loads(raw.decode("utf-8-sig"))
+        return json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise FlakehuntError(
             f"HAR file {str(path)!r} is not UTF-8 (byte {exc.start}); export it again from the browser"
@@ -127,6 +129,9 @@ def _read_log(path: Path) -> dict[str, Any]:
             f"HAR file {str(path)!r} is not valid JSON ({exc.msg} at line {exc.lineno}, "
             f"column {exc.colno}); was the export cut short?"
         ) from None
+
+
+def _har_log(document: Any, path: Path) -> dict[str, Any]:
     log = document.get("log") if isinstance(document, dict) else None
     if not isinstance(log, dict) or not isinstance(log.get("entries"), list):
         raise FlakehuntError(

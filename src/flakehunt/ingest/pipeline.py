@@ -297,7 +297,7 @@ def _ingest_file(
     document, not_json = _json_document(path, head)
     if document is not None and _is_har(document):
         return _ingest_har(
-            path, label, case=case, part_id=part_id, window=window, geoip_dir=geoip_dir, notes=notes
+            path, document, label, case=case, part_id=part_id, window=window, geoip_dir=geoip_dir, notes=notes
         )
     if not head.strip():  # an empty file, or a compressed one broken before its first line
         result = FileResult(label, forced.name if forced else None, rejected=1 if broken else 0)
@@ -544,14 +544,14 @@ def _is_har(document) -> bool:
     )
 
 
-def _ingest_har(path, label, *, case, part_id, window, geoip_dir, notes) -> FileResult:
+def _ingest_har(path, document, label, *, case, part_id, window, geoip_dir, notes) -> FileResult:
     try:
         from flakehunt.ingest.har import parse_har
     except ImportError:
         raise FlakehuntError(
             f"{label!r} is a HAR file, and HAR support (flakehunt.ingest.har) is not in this build"
         ) from None
-    exchanges, rejects = parse_har(path, file_label=label)
+    exchanges, rejects = parse_har(path, file_label=label, document=document)
     result = FileResult(label, "har", lines=exchanges.height + rejects.height, rejected=rejects.height)
     exchanges = conform(exchanges)
     before = exchanges.height
