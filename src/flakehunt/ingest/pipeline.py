@@ -305,8 +305,7 @@ def _ingest_file(
             writer.exchanges(conform(pl.DataFrame(schema=EXCHANGE_SCHEMA)))
             if broken:
                 writer.rejects(_cut_stream(1, broken), label, result.format)
-        result.reasons = writer.reasons
-        return _already(label) if writer.duplicate else result
+        return writer.outcome(result)
     if document is not None:
         return _ingest_records(
             document,
@@ -325,11 +324,7 @@ def _ingest_file(
         # e.g. a CloudFront log of an hour without requests: a header and nothing else
         with _PartWriter(case, part_id) as writer:
             writer.exchanges(conform(pl.DataFrame(schema=EXCHANGE_SCHEMA)))
-        return (
-            _already(label)
-            if writer.duplicate
-            else FileResult(label, None, lines=sniff.height, skipped=sniff.height)
-        )
+        return writer.outcome(FileResult(label, None, lines=sniff.height, skipped=sniff.height))
     fmt = forced or _detect(sniff, formats, label, not_json)
     result = FileResult(label, fmt.name)
     state = FileState()
@@ -347,8 +342,7 @@ def _ingest_file(
             jobs.drain()
             writer.rejects(_cut_stream(result.lines + 1, str(exc)), label, fmt.name)
             result.rejected += 1
-    result.reasons = writer.reasons
-    return _already(label) if writer.duplicate else result
+    return writer.outcome(result)
 
 
 def _cut_stream(line: int, why: str) -> pl.DataFrame:
@@ -562,8 +556,7 @@ def _ingest_har(path, document, label, *, case, part_id, window, geoip_dir, note
     with _PartWriter(case, part_id) as writer:
         writer.exchanges(exchanges)
         writer.rejects_conformed(conform(rejects, REJECT_SCHEMA))
-    result.reasons = writer.reasons
-    return _already(label) if writer.duplicate else result
+    return writer.outcome(result)
 
 
 def _ingest_records(document, path, label, *, case, formats, forced, part_id, window, geoip_dir, notes):
@@ -577,8 +570,7 @@ def _ingest_records(document, path, label, *, case, formats, forced, part_id, wi
     with _PartWriter(case, part_id) as writer:
         prepared = _prepare(fmt, lambda: piece, label, window, geoip_dir)
         _finish(fmt, label, result, notes, writer, prepared)
-    result.reasons = writer.reasons
-    return _already(label) if writer.duplicate else result
+    return writer.outcome(result)
 
 
 class _PartWriter:
@@ -605,6 +597,13 @@ class _PartWriter:
 
     def __enter__(self) -> _PartWriter:
         return self
+
+    def outcome(self, result: FileResult) -> FileResult:
+        """`result` with the reasons of the rejects written, or "already ingested" if the part was there."""
+        if self.duplicate:
+            return _already(result.file)
+        result.reasons = self.reasons
+        return result
 
     def _write(self, name: str, rows: pl.DataFrame | pa.Table) -> None:
         while len(self._pending) >= self._PENDING:
