@@ -12,6 +12,8 @@ are interleaved and the best of `--repeat` kept, and the CPU seconds show the wo
   cache vocabulary, path/query, vendor map), enrich, write Parquet.
 * duckdb     `COPY (SELECT * FROM read_csv(FILE, delim='\\t', ...)) TO 'x.parquet'`: no normalization.
 * polars     `pl.scan_csv(FILE, separator='\\t').sink_parquet(...)`: the best plain peer seen here.
+* duckdb_same_work  DuckDB doing flakehunt's work in SQL (bench/duckdb_same_work.py): what the
+  normalization and enrichment cost the engine the target is set against.
 """
 
 from __future__ import annotations
@@ -140,14 +142,18 @@ def write_cloudfront_log(path: Path, *, lines: int, seed: int = 42) -> Path:
 
 PEERS = {
     "flakehunt": None,  # the CLI itself
-    "duckdb": (
+    "duckdb": [
+        "-c",
         "import duckdb, sys; duckdb.sql(f\"COPY (SELECT * FROM read_csv('{sys.argv[1]}', delim='\\t', "
-        "header=false, skip=2, quote='', escape='')) TO '{sys.argv[2]}' (FORMAT parquet)\")"
-    ),
-    "polars": (
+        "header=false, skip=2, quote='', escape='')) TO '{sys.argv[2]}' (FORMAT parquet)\")",
+    ],
+    "polars": [
+        "-c",
         "import polars as pl, sys; pl.scan_csv(sys.argv[1], separator='\\t', has_header=False, skip_rows=2, "
-        "quote_char=None).sink_parquet(sys.argv[2])"
-    ),
+        "quote_char=None).sink_parquet(sys.argv[2])",
+    ],
+    # DuckDB doing flakehunt's work in SQL (see that file): what the normalization costs DuckDB
+    "duckdb_same_work": [str(Path(__file__).with_name("duckdb_same_work.py"))],
 }
 
 
@@ -156,7 +162,7 @@ def measure(name: str, log: Path, work: Path) -> dict:
         argv = [sys.executable, "-m", "flakehunt", "ingest", str(log), "--case", f"bench-{time.time_ns()}",
                 "--output", "json"]  # fmt: skip
     else:
-        argv = [sys.executable, "-c", PEERS[name], str(log), str(work / f"{name}-{time.time_ns()}.parquet")]
+        argv = [sys.executable, *PEERS[name], str(log), str(work / f"{name}-{time.time_ns()}.parquet")]
     env = {**os.environ, "FLAKEHUNT_HOME": str(work / "home")}
     started = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
@@ -202,7 +208,7 @@ def bench(lines: int, work: Path, peers: list[str], repeat: int = 1) -> dict[str
         r["mb_s"] = size_mb / r["wall"]
         r["rows_s"] = lines / r["wall"]
         extra = f"  rows kept {r['rows']:,}" if r["rows"] is not None else ""
-        print(f"  {name:<10} {r['wall']:7.2f} s  {r['mb_s']:7.1f} MB/s  {r['rows_s']:>11,.0f} rows/s  "
+        print(f"  {name:<16} {r['wall']:7.2f} s  {r['mb_s']:7.1f} MB/s  {r['rows_s']:>11,.0f} rows/s  "
               f"cpu {r['cpu']:6.2f} s  peak RSS {r['peak_mb']:7.0f} MB{extra}")  # fmt: skip
     if "flakehunt" in results:
         for peer in (p for p in peers if p != "flakehunt"):
@@ -221,7 +227,7 @@ def main() -> None:
     )
     parser.add_argument("--lines", type=int, default=5_000_000)
     parser.add_argument("--no-scale", action="store_true", help="skip the 5x run")
-    parser.add_argument("--peers", default="flakehunt,duckdb,polars")
+    parser.add_argument("--peers", default="flakehunt,duckdb,polars,duckdb_same_work")
     parser.add_argument("--repeat", type=int, default=1, help="runs per peer; the best wall time counts")
     args = parser.parse_args()
     peers = args.peers.split(",")
