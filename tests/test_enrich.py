@@ -12,7 +12,7 @@ import pytest
 
 from flakehunt import doctor
 from flakehunt.enrich import enrich_exchanges
-from flakehunt.enrich._distinct import Answers, fill_from_distinct
+from flakehunt.distinct import Answers, fill_from_distinct
 from flakehunt.enrich.geoip import NO_ASN_NOTE, NO_DATABASE_NOTE
 from flakehunt.enrich.pop import POP_COLUMNS, locate_pops
 from flakehunt.enrich.testing import DOCUMENTATION_NETWORKS, write_test_geoip
@@ -193,6 +193,15 @@ def test_each_distinct_value_is_looked_up_once() -> None:
     enriched, looked_up = fill_from_distinct(frame, "edge_pop", POP_COLUMNS, counting)
     assert looked_up == 2 and len(asked) == 1 and sorted(asked[0]) == ["FRA56-C1", "SFO5-C1"]
     assert enriched["pop_country"].head(4).to_list() == ["DE", "US", "DE", None]
+
+    # A row that has all its answers already (a probe knows its own POP) asks nothing.
+    asked.clear()
+    known = {name: [None, "known", None] for name in POP_COLUMNS if name not in ("pop_lat", "pop_lon")}
+    frame = exchanges(edge_pop=["FRA56-C1", "LHR61-C2", "SFO5-C1"], pop_lat=[None, 1.0, None],
+                      pop_lon=[None, 2.0, None], **known)  # fmt: skip
+    enriched, looked_up = fill_from_distinct(frame, "edge_pop", POP_COLUMNS, counting)
+    assert looked_up == 2 and sorted(asked[0]) == ["FRA56-C1", "SFO5-C1"]
+    assert enriched["pop_city"].to_list() == ["Frankfurt am Main", "known", "San Francisco"]
 
 
 def _har_user_agent(path: Path) -> dict:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from flakehunt.enrich._distinct import Answers, fill_from_distinct
+from flakehunt.distinct import Answers, fill_from_distinct
 from flakehunt.enrich.geoip import (
     ASN_COLUMNS,
     GEO_COLUMNS,

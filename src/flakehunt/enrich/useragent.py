@@ -83,7 +83,7 @@ def device_class(user_agent: pl.Expr, os_family: pl.Expr, device: pl.Expr) -> pl
 @cache
 def _parser():
     """ua-parser's best resolver (Rust's, with the `regex` extra) without its cache: each distinct
-    agent is parsed once already (enrich/_distinct.py), and `ua_parser.parse` costs 18 us more."""
+    agent is parsed once already (distinct.py), and `ua_parser.parse` costs 18 us more."""
     import ua_parser
 
     return ua_parser.Parser(ua_parser.BestAvailableResolver(ua_parser.load_lazy_builtins()))

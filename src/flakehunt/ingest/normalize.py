@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from urllib.parse import unquote
 
 import polars as pl
 
+from flakehunt.distinct import Answers, Lookup, fill_from_distinct
 from flakehunt.formats.loader import FieldMap, Format
 from flakehunt.ingest.parse import LINE, TEXT
 from flakehunt.ingest.vendor import vendor_items
@@ -218,25 +219,27 @@ def _decoded_name(mapping: FieldMap) -> str:
 
 
 def _decode_percent(fmt: Format, rows: pl.DataFrame, present: set[str]) -> pl.DataFrame:
-    """%-decode each distinct value once (user agents repeat), as a lookup, not a loop per line."""
+    """%-decode each distinct value once (user agents repeat), not once per line."""
     added = []
     for mapping in fmt.fields:
         if not mapping.decode or mapping.vendor not in present:
             continue
-        column = rows[mapping.vendor]
-        distinct = column.filter(column.str.contains("%", literal=True)).unique()
-        if distinct.len() == 0:
-            added.append(column.alias(_decoded_name(mapping)))
-            continue
         times = 2 if mapping.decode == "percent2" else 1
-        decoded = [_unquote(v, times) for v in distinct.to_list()]
-        added.append(
-            column.replace(distinct, pl.Series(decoded, dtype=pl.String)).alias(_decoded_name(mapping))
-        )
+        raw = rows.select(pl.col(mapping.vendor).alias(_RAW), pl.lit(None, pl.String).alias(_DECODED))
+        decoded, _ = fill_from_distinct(raw, _RAW, {_DECODED: pl.String}, _decoder(times), _DECODINGS[times])
+        added.append(decoded[_DECODED].alias(_decoded_name(mapping)))
     return rows.with_columns(added) if added else rows
 
 
-@lru_cache(maxsize=1 << 16)  # user agents repeat across blocks: a block of a busy log has thousands
+_RAW, _DECODED = "__raw", "__decoded"
+_DECODINGS = {times: Answers(_RAW, {_DECODED: pl.String}) for times in (1, 2)}  # shared by the threads
+
+
+@cache
+def _decoder(times: int) -> Lookup:
+    return lambda values: {_DECODED: [_unquote(value, times) for value in values]}
+
+
 def _unquote(value: str, times: int) -> str:
     for _ in range(times):
         if not _ESCAPE.search(value):

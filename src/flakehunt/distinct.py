@@ -1,4 +1,10 @@
-"""Dedup-then-enrich: look each distinct value up once, then join the answers back."""
+"""
+Look each distinct value up once, then spread the answers back over the rows.
+
+Used for what depends on a cell's value alone: enrichment (a user agent's browser, a POP's city,
+an address's country) and %-decoding. A log repeats such values: a block of a million lines may
+hold ten thousand user agents.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,8 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 
 Lookup = Callable[[Sequence[str]], Mapping[str, Sequence[object]]]
 
@@ -33,6 +41,25 @@ class Answers:
             self.frame = pl.concat([known, found.cast(self._schema)]).unique(self._key, keep="first")
 
 
+def distinct_codes(column: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """
+    The distinct non-null values of `column`, and for each row the index of its value (null for null).
+
+    One hash per row (Arrow's dictionary encoding); what is then done per value reaches the rows
+    by gathering, which copies no string: a join or `replace` hashes every row's string again.
+
+    >>> values, codes = distinct_codes(pl.Series(["b", None, "a", "b"]))
+    >>> values.to_list(), codes.to_list()
+    (['b', 'a'], [0, None, 1, 0])
+    """
+    array = column.rechunk().to_arrow(compat_level=pl.CompatLevel.newest())
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    encoded = pc.dictionary_encode(array)
+    values = pl.Series(column.name, encoded.dictionary).cast(column.dtype)
+    return values, pl.Series("code", encoded.indices)
+
+
 def fill_from_distinct(
     frame: pl.DataFrame,
     key: str,
@@ -52,10 +79,17 @@ def fill_from_distinct(
     tuple[pl.DataFrame, int]
         The frame, and how many distinct keys were looked up.
     """
-    needed = pl.col(key).is_not_null() & pl.any_horizontal(pl.col(name).is_null() for name in targets)
-    keys = frame.lazy().filter(needed).select(pl.col(key).unique()).collect().to_series()
-    if keys.is_empty():
+    column = frame[key]
+    if column.null_count() == column.len():
         return frame, 0
+    values, codes = distinct_codes(column)
+    missing = [name for name in targets if frame[name].null_count()]
+    if not missing:
+        return frame, 0
+    keys = values
+    if any(frame[name].null_count() < frame.height for name in missing):  # some rows know already
+        needed = frame.select(pl.any_horizontal(pl.col(name).is_null() for name in targets)).to_series()
+        keys = values.gather(codes.filter(needed).drop_nulls().unique())
     known = answers.frame if answers is not None else None
     if known is not None and known.height:
         keys = keys.filter(~keys.is_in(known[key].implode()))
@@ -72,10 +106,8 @@ def fill_from_distinct(
         found = known if found is None else pl.concat([known, found.cast(known.schema)])
     if found is None:
         return frame, 0
-    # Join the key column alone, not the whole frame: a join gathers every column it carries,
-    # and a frame of exchanges has forty, the vendor map among them.
-    answered = frame.select(key).join(found, on=key, how="left", maintain_order="left").drop(key)
-    filled = frame.with_columns(answered).with_columns(
-        pl.coalesce(name, f"__{name}").alias(name) for name in targets
+    per_value = values.to_frame(key).join(found, on=key, how="left", maintain_order="left")
+    filled = frame.with_columns(
+        pl.coalesce(pl.col(name), per_value[f"__{name}"].gather(codes)).alias(name) for name in targets
     )
-    return filled.drop(f"__{name}" for name in targets), keys.len()
+    return filled, keys.len()
