@@ -11,8 +11,8 @@ import polars as pl
 import pytest
 
 from flakehunt import doctor
-from flakehunt.enrich import enrich_exchanges
 from flakehunt.distinct import Answers, fill_from_distinct
+from flakehunt.enrich import enrich_exchanges
 from flakehunt.enrich.geoip import NO_ASN_NOTE, NO_DATABASE_NOTE
 from flakehunt.enrich.pop import POP_COLUMNS, locate_pops
 from flakehunt.enrich.testing import DOCUMENTATION_NETWORKS, write_test_geoip
