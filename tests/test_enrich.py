@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import threading
+import time
 from pathlib import Path
 
 import polars as pl
@@ -346,6 +348,33 @@ def test_answers_carry_over_to_the_next_blocks_and_stay_bounded() -> None:
     )
     assert looked_up == 1 and answers.frame["edge_pop"].to_list() == ["LHR61-C2"]
     assert third["pop_country"].to_list() == ["GB"]
+
+
+def test_two_threads_with_the_same_keys_look_them_up_once() -> None:
+    """The first two blocks of a log are parsed at once and share their user agents."""
+    asked: list[list[str]] = []
+    start = threading.Barrier(2)
+
+    def slow(pops: list[str]) -> dict[str, list]:
+        asked.append(sorted(pops))
+        time.sleep(0.2)  # long enough for the other thread to arrive while this one looks up
+        return locate_pops(pops)
+
+    answers = Answers("edge_pop", POP_COLUMNS)
+    frame = exchanges(edge_pop=["FRA56-C1", "SFO5-C1"])
+    results: list[pl.DataFrame] = []
+
+    def block() -> None:
+        start.wait()
+        results.append(fill_from_distinct(frame, "edge_pop", POP_COLUMNS, slow, answers)[0])
+
+    threads = [threading.Thread(target=block) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert asked == [["FRA56-C1", "SFO5-C1"]]
+    assert [result["pop_country"].to_list() for result in results] == [["DE", "US"], ["DE", "US"]]
 
 
 _STARTS = ["Mozilla/5.0 ", "Dalvik/2.1.0 ", "curl/8.5.0", "python-requests/2.31", "pip/24.0 ", " ", "-", ""]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 
 import polars as pl
 import pyarrow as pa
@@ -23,8 +24,10 @@ class Answers:
     What a lookup answered, kept for the next blocks of the same log: a busy log's block has
     thousands of user agents, nearly all seen in the blocks before.
 
-    Only for lookups whose answer depends on the key alone. Shared by the ingest's threads;
-    beyond `limit` keys (random user agents, say) it starts afresh, so memory stays bounded.
+    Only for lookups whose answer depends on the key alone. Shared by the ingest's threads, which
+    look up one at a time (`looking_up`): the first blocks of a log, parsed at once, have the same
+    user agents, and parsing them twice would double the slowest lookup there is. Beyond `limit`
+    keys (random user agents, say) it starts afresh, so memory stays bounded.
     """
 
     def __init__(self, key: str, targets: Mapping[str, pl.DataType], *, limit: int = 1 << 16) -> None:
@@ -32,6 +35,7 @@ class Answers:
         self._schema = {key: pl.String, **{f"__{name}": dtype for name, dtype in targets.items()}}
         self._limit = limit
         self._lock = threading.Lock()
+        self.looking_up = threading.Lock()
         self.frame = pl.DataFrame(schema=self._schema)  # replaced, never changed in place
 
     def add(self, found: pl.DataFrame) -> None:
@@ -90,24 +94,36 @@ def fill_from_distinct(
     if any(frame[name].null_count() < frame.height for name in missing):  # some rows know already
         needed = frame.select(pl.any_horizontal(pl.col(name).is_null() for name in targets)).to_series()
         keys = values.gather(codes.filter(needed).drop_nulls().unique())
-    known = answers.frame if answers is not None else None
-    if known is not None and known.height:
-        keys = keys.filter(~keys.is_in(known[key].implode()))
-    found = None
-    if not keys.is_empty():
-        looked_up = lookup(keys.to_list())
-        found = pl.DataFrame(
-            {key: keys, **{f"__{name}": looked_up[name] for name in targets}},
-            schema={key: frame.schema[key], **{f"__{name}": dtype for name, dtype in targets.items()}},
-        )
-        if answers is not None:
-            answers.add(found)
-    if known is not None and known.height:
-        found = known if found is None else pl.concat([known, found.cast(known.schema)])
+    with answers.looking_up if answers is not None else nullcontext():
+        found, looked_up = _answers(keys, frame.schema[key], targets, lookup, answers)
     if found is None:
         return frame, 0
     per_value = values.to_frame(key).join(found, on=key, how="left", maintain_order="left")
     filled = frame.with_columns(
         pl.coalesce(pl.col(name), per_value[f"__{name}"].gather(codes)).alias(name) for name in targets
     )
-    return filled, keys.len()
+    return filled, looked_up
+
+
+def _answers(
+    keys: pl.Series,
+    dtype: pl.DataType,
+    targets: Mapping[str, pl.DataType],
+    lookup: Lookup,
+    answers: Answers | None,
+) -> tuple[pl.DataFrame | None, int]:
+    """What is known of `keys` (the key, then `__target` columns) and how many had to be looked up."""
+    key = keys.name
+    known = answers.frame if answers is not None and answers.frame.height else None
+    if known is not None:
+        keys = keys.filter(~keys.is_in(known[key].implode()))
+    if keys.is_empty():
+        return known, 0
+    looked_up = lookup(keys.to_list())
+    found = pl.DataFrame(
+        {key: keys, **{f"__{name}": looked_up[name] for name in targets}},
+        schema={key: dtype, **{f"__{name}": kind for name, kind in targets.items()}},
+    )
+    if answers is not None:
+        answers.add(found)
+    return (found if known is None else pl.concat([known, found.cast(known.schema)])), keys.len()
