@@ -120,14 +120,17 @@ def test_non_utf8_bytes_do_not_stop_the_file(tmp_path, case_dir):
     assert read_exchanges(case).sort("line")["client_ip"].to_list() == ["192.0.2.1", "\ufffd192.0.2.2"]
 
 
-def test_over_long_line_is_rejected_with_its_size(tmp_path, case_dir):
+def test_over_long_lines_are_rejected_under_one_reason_each_with_its_size(tmp_path, case_dir):
     path = tmp_path / "long.log"
-    path.write_text(LINE.format(n=1) + "x" * (MAX_LINE_BYTES + 10) + "\n" + LINE.format(n=3))
+    long_lines = ["x" * (MAX_LINE_BYTES + 10), "y" * (MAX_LINE_BYTES + 99)]
+    path.write_text(LINE.format(n=1) + "".join(line + "\n" for line in long_lines) + LINE.format(n=4))
     case, summary = ingest(path)
-    assert summary.files[0].kept == 2
-    reject = read_rejects(case).row(0, named=True)
-    assert reject["line"] == 2 and "over the 1048576 byte limit" in reject["reason"]
-    assert len(reject["text"]) == 200
+    assert (summary.files[0].kept, summary.files[0].rejected) == (2, 2)
+    assert summary.files[0].reasons == {"line over the 1048576 byte limit": (2, 2)}  # counted together
+    rejects = read_rejects(case).sort("line").rows(named=True)
+    assert [r["line"] for r in rejects] == [2, 3]
+    assert rejects[0]["text"] == "x" * 200 + "… (1048586 bytes)"
+    assert rejects[1]["text"] == "y" * 200 + "… (1048675 bytes)"
 
 
 def test_over_long_tab_separated_line_is_rejected_though_its_fields_are_well_formed(tmp_path, case_dir):

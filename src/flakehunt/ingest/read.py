@@ -29,6 +29,7 @@ from flakehunt.ingest.parse import LINE, TEXT
 
 CHUNK_BYTES = 16 * 1024 * 1024  # two in flight keep 2 cores busy; bigger blocks cost page faults, not speed
 MAX_LINE_BYTES = 1024 * 1024
+OVER_LONG = f"line over the {MAX_LINE_BYTES} byte limit"
 _GZIP = b"\x1f\x8b"
 _ZSTD = b"\x28\xb5\x2f\xfd"
 _SKIPPABLE = b"\x2a\x4d\x18"  # after 0x50..0x5F: a zstd skippable frame
@@ -288,12 +289,11 @@ def to_chunk(block: Block) -> Chunk:
         .with_columns(pl.col(LINE).cast(pl.Int64))
     )
     long = pl.col(TEXT).str.len_bytes() > MAX_LINE_BYTES
+    # One reason for all of them, so the summary counts them together; each line's size is in its text.
     too_long = lines.filter(long).select(
         LINE,
-        pl.format(
-            "line is {} bytes, over the {} byte limit", pl.col(TEXT).str.len_bytes(), pl.lit(MAX_LINE_BYTES)
-        ).alias("reason"),
-        pl.col(TEXT).str.slice(0, 200),
+        pl.lit(OVER_LONG).alias("reason"),
+        pl.format("{}… ({} bytes)", pl.col(TEXT).str.slice(0, 200), pl.col(TEXT).str.len_bytes()).alias(TEXT),
     )
     return Chunk(lines.filter(~long), too_long, block.bytes_read)
 
