@@ -17,6 +17,7 @@ import pytest
 from flakehunt.case import open_case, read_journal
 from flakehunt.errors import FlakehuntError, UnknownFormatError
 from flakehunt.ingest import ingest_paths, read_rejects
+from flakehunt.ingest.har import parse_har
 from flakehunt.ingest.read import MAX_LINE_BYTES, zstd
 from flakehunt.store import read_exchanges
 
@@ -292,8 +293,8 @@ HAR = FIXTURES / "har/mitmproxy-chrome.har"
 @pytest.mark.parametrize(
     ("name", "data", "why"),
     [
-        ("customer.har", HAR.read_bytes()[:3000], "Expecting value at line 111, column 24"),
-        ("customer.har.gz", gzip.compress(HAR.read_bytes())[:3000], "compressed stream ends early"),
+        ("customer.har", HAR.read_bytes()[:3000], "does not parse: Expecting value at line 111, column 24;"),
+        ("customer.har.gz", gzip.compress(HAR.read_bytes())[:3000], "its compressed stream ends early"),
     ],
     ids=["cut", "gzip-cut"],
 )
@@ -302,7 +303,28 @@ def test_a_har_cut_short_is_called_so_not_an_unknown_format(tmp_path, case_dir, 
     path.write_bytes(data)
     with pytest.raises(UnknownFormatError) as caught:
         ingest(path)
-    assert f"starts like a JSON document (a HAR?) but does not parse: {why}" in str(caught.value)
+    assert f"starts like a JSON document (a HAR?) but {why}" in str(caught.value)
+
+
+def test_two_hars_joined_in_one_file_are_called_so_not_json_lines(tmp_path, case_dir):
+    """`cat a.har b.har > both.har`: before, "no known format"; it is a HAR and then more."""
+    path = tmp_path / "both.har"
+    text = HAR.read_text()
+    path.write_text(text + text)
+    last = text.count("\n") + 1  # the fixture ends without a newline: its closing brace starts this line
+    joined = f"holds a whole HAR document and then more, from line {last}, column 2 (files joined?)"
+    with pytest.raises(UnknownFormatError) as caught:
+        ingest(path)
+    assert f"'{path}' {joined}; keep one HAR per file" in str(caught.value)
+    with pytest.raises(FlakehuntError) as caught:  # investigate --har reads it through parse_har
+        parse_har(path, file_label="both.har")
+    assert joined in str(caught.value)
+    # JSON lines are still JSON lines: a record per line is "more after the first value" too
+    records = tmp_path / "records.json"
+    records.write_text('{"a": 1}\n{"a": 2}\n')
+    with pytest.raises(UnknownFormatError) as caught:
+        ingest(records)
+    assert "no known format" in str(caught.value)
 
 
 def test_a_cut_har_in_a_folder_is_named_broken_not_passed_over(tmp_path, case_dir):

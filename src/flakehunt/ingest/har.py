@@ -125,10 +125,39 @@ def _read_document(path: Path) -> Any:
             f"HAR file {str(path)!r} is not UTF-8 (byte {exc.start}); export it again from the browser"
         ) from None
     except json.JSONDecodeError as exc:
+        joined = more_after_har(exc)
+        if joined:
+            raise FlakehuntError(f"HAR file {str(path)!r} {joined}") from None
         raise FlakehuntError(
             f"HAR file {str(path)!r} is not valid JSON ({exc.msg} at line {exc.lineno}, "
             f"column {exc.colno}); was the export cut short?"
         ) from None
+
+
+def more_after_har(exc: json.JSONDecodeError) -> str:
+    """
+    When the JSON that failed is a whole HAR followed by more (`cat a.har b.har`, a stray line),
+    what to tell the user; "" when it is anything else, JSON lines among them.
+
+    >>> try:
+    ...     json.loads('{"log": {"entries": []}}\\n{"log": {"entries": []}}')
+    ... except json.JSONDecodeError as exc:
+    ...     more_after_har(exc)
+    'holds a whole HAR document and then more, from line 2, column 1 (files joined?); keep one HAR per file'
+    """
+    if exc.msg != "Extra data":
+        return ""
+    try:
+        first, _ = json.JSONDecoder().raw_decode(exc.doc.lstrip())
+    except json.JSONDecodeError:
+        return ""
+    log = first.get("log") if isinstance(first, dict) else None
+    if not isinstance(log, dict) or not isinstance(log.get("entries"), list):
+        return ""
+    return (
+        f"holds a whole HAR document and then more, from line {exc.lineno}, column {exc.colno} "
+        "(files joined?); keep one HAR per file"
+    )
 
 
 def _har_log(document: Any, path: Path) -> dict[str, Any]:

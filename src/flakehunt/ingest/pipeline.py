@@ -38,6 +38,7 @@ from flakehunt.ingest import custom
 from flakehunt.ingest.blocks import Piece, plan_block
 from flakehunt.ingest.detect import detect_format
 from flakehunt.ingest.digest import in_legacy_part, remember_digest, start_digest
+from flakehunt.ingest.har import more_after_har, parse_har
 from flakehunt.ingest.normalize import normalize_apart
 from flakehunt.ingest.parse import LINE, TEXT, FileState, parse_chunk
 from flakehunt.ingest.read import (
@@ -360,10 +361,7 @@ def _detect(sniff: pl.DataFrame, formats, label: str, not_json: str) -> Format:
     except UnknownFormatError:
         if not not_json:
             raise
-        raise BrokenDocumentError(
-            f"{label!r} starts like a JSON document (a HAR?) but does not parse: {not_json}; "
-            "was it cut short?"
-        ) from None
+        raise BrokenDocumentError(f"{label!r} {not_json}") from None
 
 
 @dataclass
@@ -505,10 +503,13 @@ def _sniff_lines(head: bytes) -> pl.DataFrame:
 # -- JSON documents: HAR, or a pretty-printed object/array of records ------------------------------
 
 
+_LIKE_JSON = "starts like a JSON document (a HAR?) but"
+
+
 def _json_document(path: Path, head: bytes) -> tuple[dict | list | None, str]:
     """
     The parsed document when the file is one JSON value (not JSON lines), else None; and, for
-    a file that starts like one but does not parse, why not ("" for JSON lines).
+    a file that starts like one but is not, what to tell the user ("" for JSON lines).
     """
     start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     if start not in (b"{", b"["):
@@ -518,17 +519,18 @@ def _json_document(path: Path, head: bytes) -> tuple[dict | list | None, str]:
     try:
         data = read_whole(path)
     except DAMAGED as exc:
-        return None, f"compressed stream ends early ({exc})"
+        return None, f"{_LIKE_JSON} its compressed stream ends early ({exc}); was it cut short?"
     except OSError as exc:
-        return None, f"cannot be read ({exc})"
+        return None, f"{_LIKE_JSON} cannot be read ({exc})"
     try:
         document = json.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
-        return None, f"not UTF-8 ({exc.reason} at byte {exc.start})"
+        return None, f"{_LIKE_JSON} is not UTF-8 ({exc.reason} at byte {exc.start})"
     except json.JSONDecodeError as exc:
-        if exc.msg == "Extra data":  # a value per line: JSON lines
-            return None, ""
-        return None, f"{exc.msg} at line {exc.lineno}, column {exc.colno}"
+        if exc.msg == "Extra data":  # a value per line (JSON lines), or a HAR and more
+            return None, more_after_har(exc)
+        where = f"{exc.msg} at line {exc.lineno}, column {exc.colno}"
+        return None, f"{_LIKE_JSON} does not parse: {where}; was it cut short?"
     return (document, "") if isinstance(document, dict | list) else (None, "")
 
 
@@ -539,12 +541,6 @@ def _is_har(document) -> bool:
 
 
 def _ingest_har(path, document, label, *, case, part_id, window, geoip_dir, notes) -> FileResult:
-    try:
-        from flakehunt.ingest.har import parse_har
-    except ImportError:
-        raise FlakehuntError(
-            f"{label!r} is a HAR file, and HAR support (flakehunt.ingest.har) is not in this build"
-        ) from None
     exchanges, rejects = parse_har(path, file_label=label, document=document)
     result = FileResult(label, "har", lines=exchanges.height + rejects.height, rejected=rejects.height)
     exchanges = conform(exchanges)
