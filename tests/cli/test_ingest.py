@@ -33,6 +33,13 @@ def test_missing_file_is_one_line_and_exit_2(tmp_path, monkeypatch, golden, case
     golden.check("ingest-missing-file.stderr", result.stderr)
 
 
+def test_a_file_the_system_cannot_read_is_one_line_and_exit_2(case_dir):
+    """/proc/self/mem opens but every read fails (EIO), as a dying disk or a vanished mount would."""
+    result = runner.invoke(app, ["ingest", "/proc/self/mem", "--case", "T-1"])
+    assert result.exit_code == ExitCode.BAD_INPUT
+    assert result.stderr == "flakehunt: error: cannot read '/proc/self/mem': Input/output error\n"
+
+
 def test_unknown_format_name_exit_2(tmp_path, monkeypatch, case_dir):
     monkeypatch.chdir(tmp_path)
     shutil.copy(FIXTURES / "nginx/beats-nginx-access-test-xff-ipv6.log", "a.log")
