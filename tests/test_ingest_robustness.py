@@ -228,9 +228,22 @@ def test_a_folder_without_a_single_log_is_an_error(tmp_path, case_dir):
     (folder / "a.txt").write_text("Notes from the call\n")
     (folder / "b.txt").write_text("More notes\n")
     with pytest.raises(
-        UnknownFormatError, match=r"no known format matches '.*a.txt'.* \(and 1 more file\(s\) like it\)$"
+        UnknownFormatError,
+        match=r"no known format matches '.*a.txt'.* \(and 1 more file\(s\) that could not be read either\)$",
     ):
         ingest(folder)
+
+
+def test_a_folder_of_nothing_but_a_broken_har_is_an_error_naming_the_har(tmp_path, case_dir):
+    """Before, it exited 0 with "0 rows added": a scheduled job would not have noticed."""
+    folder = tmp_path / "ticket-4711"
+    folder.mkdir()
+    (folder / "customer.har").write_bytes(HAR.read_bytes()[:3000])
+    (folder / "notes.txt").write_text("Notes from the call\n")
+    with pytest.raises(UnknownFormatError) as caught:
+        ingest(folder)
+    assert str(caught.value).startswith(f"'{folder / 'customer.har'}' starts like a JSON document (a HAR?)")
+    assert str(caught.value).endswith("(and 1 more file(s) that could not be read either)")
 
 
 def test_the_summary_names_the_common_folder_once(tmp_path, case_dir):

@@ -120,6 +120,7 @@ def ingest_paths(
     summary = IngestSummary(case.id)
     notes: set[str] = set()
     unknown: list[UnknownFormatError] = []
+    broken: list[BrokenDocumentError] = []
     params = {
         "paths": [str(p) for p in paths],
         "format": format_name,
@@ -146,6 +147,7 @@ def ingest_paths(
                 if named:
                     raise _after(exc, case, summary, params) from None
                 notes.add(str(exc))  # a customer's cut HAR in a folder: said, not passed over
+                broken.append(exc)
                 result = FileResult(label, None, status=BROKEN)
             except UnknownFormatError as exc:
                 if named:
@@ -155,9 +157,10 @@ def ingest_paths(
             except FlakehuntError as exc:
                 raise _after(exc, case, summary, params) from None
             summary.files.append(result)
-    if unknown and len(unknown) == len(summary.files):
-        more = f" (and {len(unknown) - 1} more file(s) like it)" if len(unknown) > 1 else ""
-        raise UnknownFormatError(f"{unknown[0]}{more}")
+    if summary.files and len(unknown) + len(broken) == len(summary.files):  # nothing could be read
+        first, *others = [*broken, *unknown]  # a broken HAR first: it is what the customer sent
+        more = f" (and {len(others)} more file(s) that could not be read either)" if others else ""
+        raise type(first)(f"{first}{more}")
     if unknown:
         notes.add(
             f"{len(unknown)} file(s) skipped, as no known format matches them; to read one, name it "
