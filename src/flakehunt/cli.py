@@ -308,7 +308,8 @@ def ingest(
     """
     Parse and normalize logs or HAR files into a case.
 
-    A folder's or glob's files in no known log format (a README) are skipped and listed.
+    A folder's or glob's files in no known log format (a README) are skipped and listed, and a
+    broken HAR among them is named; when no file could be read at all, that is an error (exit 2).
     """
     from flakehunt.case import open_case
     from flakehunt.ingest import ingest_paths
