@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -10,6 +9,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from flakehunt import aio
 from flakehunt.browsers import (
     INSTALL_COMMAND,
     BrowserExecutable,
@@ -127,7 +127,7 @@ def check_environment(
         `report.ok` is False when a browser is missing or does not start.
     """
     checks = [BrowserCheck(engine, find_browser(engine)) for engine in engines]
-    asyncio.run(_launch_each(checks))
+    aio.run(_launch_each(checks))
     report = DoctorReport(checks, find_geoip_databases(geoip_dir), geoip_search_dirs(geoip_dir))
     if not report.ok:
         prefix = "" if os.geteuid() == 0 else "sudo "

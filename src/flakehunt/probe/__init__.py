@@ -7,7 +7,6 @@ Probes: real browsers across a configuration matrix, repeated, pinned to each CD
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 import uuid
@@ -15,8 +14,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from flakehunt import aio
 from flakehunt.case import Case, record
-from flakehunt.errors import FlakehuntError
+from flakehunt.errors import FlakehuntError, Terminated
 from flakehunt.probe.edges import ResolverAnswers, discover_edges, resolve_edges
 from flakehunt.probe.freshness import FRESHNESS, FreshnessReport, check_freshness, fetch_asset
 from flakehunt.probe.matrix import expand_matrix
@@ -148,10 +148,10 @@ def run_probe(
         params["resolvers"] = {"answers": resolved.by_resolver, "errors": resolved.errors}
     writer = RunWriter(case, probe_id=probe_id, spec=spec.name, url=base_url, every=write_every)
     try:
-        runner = asyncio.run(_run(settings, plans, configs, on_progress, writer.add))
+        runner = aio.run(_run(settings, plans, configs, on_progress, writer.add))
     except BaseException as exc:  # Ctrl-C, or a browser that will not start: keep what finished
         writer.flush()
-        why = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"stopped ({exc})"
+        why = _why_stopped(exc)
         outcome = f"{why} after {writer.written} of {len(plans)} runs; the finished runs are stored"
         record(case, "probe", params=params, outcome=outcome)
         raise
@@ -207,6 +207,15 @@ def _edges(
     if given or wants_all:
         return discover_edges(url, edge_ips=given), None
     return [e for e in spec.dimensions.get("edge", ()) if e], None
+
+
+def _why_stopped(exc: BaseException) -> str:
+    """What the journal says of a probe that did not finish: Ctrl-C, SIGTERM or an error."""
+    if isinstance(exc, Terminated):
+        return "terminated"
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    return f"stopped ({exc})"
 
 
 def _freshness(spec: ProbeSpec, url: str, edges: list[str], origin: str | None) -> FreshnessReport | None:
