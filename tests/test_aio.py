@@ -78,3 +78,20 @@ def test_without_a_signal_the_result_comes_back(cli_handler) -> None:
 
     assert aio.run(main()) == 7
     assert signal.getsignal(signal.SIGTERM) is _raise_terminated
+
+
+def test_a_handler_that_returns_lets_the_work_go_on(cli_handler) -> None:
+    """`watch`'s first signal during a round: counted, and the round finishes."""
+    received: list[int] = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
+
+    async def main() -> str:
+        threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        await asyncio.sleep(0.5)
+        return "round recorded"
+
+    try:
+        assert aio.run(main()) == "round recorded"
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert received == [signal.SIGTERM]

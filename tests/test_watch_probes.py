@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import polars as pl
@@ -179,3 +184,36 @@ def test_the_watch_command_runs_rounds_until_its_time_is_up(tmp_path: Path) -> N
     assert "round 1: 0/1 failed" in result.stderr
     runs = open_store(store_uri).read()
     assert runs.height >= 1 and set(runs["outcome"]) == {"pass"} and set(runs["location"]) == {"ci"}
+
+
+@pytest.mark.parametrize("signals", [1, 2], ids=["one-finishes-the-round", "two-abandon-it"])
+def test_sigterm_while_browsers_probe_stops_the_watch_as_documented(tmp_path: Path, signals: int) -> None:
+    """
+    One SIGTERM during a round lets it finish and be stored; a second abandons it. The second
+    used to be raised inside the probe's event loop, where asyncio's cleanup can wait forever.
+    """
+    store_uri = str(tmp_path / "store")
+    with SimWorld(preset="no-fault", edges=1, logs_dir=tmp_path / "sim") as world:
+        spec = {**TINY_SPEC, "url": world.site_url, "edges": [world.specs[0].ip], "repeat": 12}
+        path = tmp_path / "watched.yaml"
+        path.write_text(yaml.safe_dump(spec))
+        args = ["watch", str(path), "--every", "1s", "--store", store_uri, "--location", "ci"]
+        env = {**os.environ, "FLAKEHUNT_HOME": str(tmp_path / "home")}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flakehunt", *args], env=env, stderr=subprocess.PIPE, text=True
+        )
+        try:
+            assert process.stderr.readline().startswith("round 1:")  # round 2 starts now
+            time.sleep(2)  # into round 2's twelve browser runs
+            for _ in range(signals):
+                process.send_signal(signal.SIGTERM)
+                time.sleep(0.2)
+            _, stderr = process.communicate(timeout=90)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == ExitCode.OK, stderr
+    assert "Traceback" not in stderr
+    assert "stopped by SIGTERM" in stderr
+    rounds = open_store(store_uri).read()["round_id"].n_unique()
+    assert rounds == (2 if signals == 1 else 1), stderr
