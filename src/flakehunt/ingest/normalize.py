@@ -225,7 +225,9 @@ def _decode_percent(fmt: Format, rows: pl.DataFrame, present: set[str]) -> pl.Da
         if not mapping.decode or mapping.vendor not in present:
             continue
         times = 2 if mapping.decode == "percent2" else 1
-        raw = rows.select(pl.col(mapping.vendor).alias(_RAW), pl.lit(None, pl.String).alias(_DECODED))
+        raw = rows.select(
+            pl.col(mapping.vendor).cast(pl.String).alias(_RAW), pl.lit(None, pl.String).alias(_DECODED)
+        )
         decoded, _ = fill_from_distinct(raw, _RAW, {_DECODED: pl.String}, _decoder(times), _DECODINGS[times])
         added.append(decoded[_DECODED].alias(_decoded_name(mapping)))
     return rows.with_columns(added) if added else rows
