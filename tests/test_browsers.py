@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -82,6 +83,19 @@ def test_a_browser_that_will_not_start_is_an_environment_error(monkeypatch, tmp_
         asyncio.run(launch())
 
 
+def _logged_lines(log: Path, fragment: str) -> list[str]:
+    """
+    The edge's log lines holding `fragment`. An edge logs a request once it has sent the response,
+    as CloudFront does, so the browser may be done before the line is written: wait a little.
+    """
+    deadline = time.monotonic() + 10
+    while True:
+        lines = [line for line in log.read_text().splitlines() if fragment in line]
+        if lines or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.05)
+
+
 @pytest.mark.browser
 @pytest.mark.parametrize("engine", list(Engine))
 def test_real_browser_pinned_to_an_edge_loads_checkout_and_fires_the_pixel(engine, sim):
@@ -107,7 +121,6 @@ def test_real_browser_pinned_to_an_edge_loads_checkout_and_fires_the_pixel(engin
     assert pops == {target.pop}
     assert "event=purchase" in pixel_urls[0] and "release=2" in pixel_urls[0]
     assert version.split(".")[0].isdigit()
-    logged = Path(world.edge(target.pop).log.path).read_text()
     expected_agent = "HeadlessChrome" if engine is Engine.CHROMIUM else "Firefox/"
-    pixel_lines = [line for line in logged.splitlines() if "/pixel.gif" in line]
+    pixel_lines = _logged_lines(Path(world.edge(target.pop).log.path), "/pixel.gif")
     assert len(pixel_lines) == 1 and expected_agent in pixel_lines[0]
