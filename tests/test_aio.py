@@ -95,3 +95,62 @@ def test_a_handler_that_returns_lets_the_work_go_on(cli_handler) -> None:
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert received == [signal.SIGTERM]
+
+
+def test_a_signal_as_the_work_ends_still_reaches_its_handler(cli_handler) -> None:
+    """Between the last await and the end of `run`, a SIGTERM used to be dropped."""
+
+    async def main() -> str:
+        await asyncio.sleep(0)
+        os.kill(os.getpid(), signal.SIGTERM)  # after the last await: the loop never turns again
+        return "finished"
+
+    with pytest.raises(Terminated):
+        aio.run(main())
+
+
+def test_the_handlers_come_back_without_a_moment_of_the_default_action(cli_handler, monkeypatch) -> None:
+    """The default action of SIGTERM is to die: a signal in that moment killed the process."""
+    installed: list[object] = []
+    real = signal.signal
+
+    def recording(signum, handler):
+        if signum == signal.SIGTERM:
+            installed.append(handler)
+        return real(signum, handler)
+
+    monkeypatch.setattr(signal, "signal", recording)
+
+    async def main() -> None:
+        await asyncio.sleep(0)
+
+    aio.run(main())
+    assert signal.SIG_DFL not in installed and installed[-1] is _raise_terminated
+
+
+def test_ctrl_c_with_python_s_own_handler_is_left_to_asyncio() -> None:
+    """asyncio.run cancels the main task on Ctrl-C itself, and a second Ctrl-C breaks out at once."""
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+    async def main() -> str:
+        handler = signal.getsignal(signal.SIGINT)  # asyncio.Runner's: partial(Runner._on_sigint, ...)
+        return getattr(getattr(handler, "func", handler), "__name__", "")
+
+    assert aio.run(main()) == "_on_sigint"
+
+
+def test_a_swallowed_cancellation_is_asked_again(cli_handler) -> None:
+    """Python 3.11's wait_for can swallow a cancellation (gh-86296): the probe must still stop."""
+    swallowed: list[int] = []
+
+    async def main() -> None:
+        threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        for _ in range(2):
+            try:
+                await asyncio.sleep(5)
+            except asyncio.CancelledError:
+                swallowed.append(1)  # as if wait_for had lost it
+
+    with pytest.raises(Terminated):
+        aio.run(main())
+    assert len(swallowed) == 2  # asked again, not left to sleep on
