@@ -49,6 +49,7 @@ from flakehunt.ingest.read import (
     lines_from_text,
     read_head,
     read_whole,
+    unreadable,
 )
 from flakehunt.ingest.summary import BROKEN, SKIPPED, FileResult, IngestSummary
 from flakehunt.ingest.vendor import MAP_TYPE, vendor_map
@@ -523,8 +524,8 @@ def _json_document(path: Path, head: bytes) -> tuple[dict | list | None, str]:
         data = read_whole(path)
     except DAMAGED as exc:
         return None, f"{_LIKE_JSON} its compressed stream ends early ({exc}); was it cut short?"
-    except OSError as exc:
-        return None, f"{_LIKE_JSON} cannot be read ({exc})"
+    except OSError as exc:  # as for any other input: one line, and the ingest stops
+        raise unreadable(path, exc) from None
     try:
         document = json.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
