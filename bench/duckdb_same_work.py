@@ -48,8 +48,10 @@ def field_sql(mapping: FieldMap, vocab: dict[str, dict[str, str]], target_type: 
         if mapping.decode == "percent2":
             value = f"url_decode({value})"
     if mapping.vocab:
-        cases = " ".join(f"WHEN {quoted(k)} THEN {quoted(v)}" for k, v in vocab[mapping.vocab].items())
-        return f"CASE {value} {cases} WHEN NULL THEN NULL ELSE 'other' END"
+        cases = " ".join(
+            f"WHEN {value} = {quoted(k)} THEN {quoted(v)}" for k, v in vocab[mapping.vocab].items()
+        )
+        return f"CASE WHEN {value} IS NULL THEN NULL {cases} ELSE 'other' END"
     if mapping.scale:
         return f"TRY_CAST({value} AS DOUBLE) * {mapping.scale}"
     if target_type != "VARCHAR":
