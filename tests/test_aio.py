@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import signal
 import threading
+import time
 
 import pytest
 
@@ -25,7 +27,8 @@ def cli_handler():
     signal.signal(signal.SIGTERM, previous)
 
 
-def test_sigterm_lets_the_main_task_unwind_then_raises_terminated(cli_handler) -> None:
+@pytest.mark.parametrize(("sent", "stop"), [(signal.SIGTERM, Terminated), (signal.SIGINT, KeyboardInterrupt)])
+def test_a_signal_lets_the_main_task_unwind_then_raises_its_stop(cli_handler, sent, stop) -> None:
     """
     As a probe's: the main task's cleanup (closing the browser) needs another task (Playwright's
     connection) to answer. Raised inside the loop, Terminated had asyncio cancel both at once, and
@@ -41,7 +44,7 @@ def test_sigterm_lets_the_main_task_unwind_then_raises_terminated(cli_handler) -
                 (await requests.get()).set_result("closed")
 
         reader = asyncio.create_task(connection())
-        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM)).start()  # while the loop waits
+        threading.Timer(0.2, os.kill, (os.getpid(), sent)).start()  # while the loop waits
         try:
             await asyncio.sleep(30)
         finally:
@@ -53,10 +56,11 @@ def test_sigterm_lets_the_main_task_unwind_then_raises_terminated(cli_handler) -
                 steps.append("the connection was gone")
             reader.cancel()
 
-    with pytest.raises(Terminated):
+    with pytest.raises(stop):
         aio.run(main())
     assert steps == ["closed"]
     assert signal.getsignal(signal.SIGTERM) is _raise_terminated  # the CLI's handler is back
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_a_main_that_swallows_the_cancellation_still_ends_terminated(cli_handler) -> None:
@@ -129,15 +133,44 @@ def test_the_handlers_come_back_without_a_moment_of_the_default_action(cli_handl
     assert signal.SIG_DFL not in installed and installed[-1] is _raise_terminated
 
 
-def test_ctrl_c_with_python_s_own_handler_is_left_to_asyncio() -> None:
-    """asyncio.run cancels the main task on Ctrl-C itself, and a second Ctrl-C breaks out at once."""
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+def test_a_second_ctrl_c_while_the_work_unwinds_breaks_out_at_once() -> None:
+    """As with asyncio.run: a cleanup that blocks is not waited for a second time."""
+    steps: list[str] = []
 
-    async def main() -> str:
-        handler = signal.getsignal(signal.SIGINT)  # asyncio.Runner's: partial(Runner._on_sigint, ...)
-        return getattr(getattr(handler, "func", handler), "__name__", "")
+    async def main() -> None:
+        threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT)).start()
+        try:
+            await asyncio.sleep(30)
+        finally:
+            threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+            try:
+                time.sleep(5)  # a cleanup stuck in blocking code
+                steps.append("slept on")
+            except KeyboardInterrupt:
+                steps.append("broken out")
+                raise
 
-    assert aio.run(main()) == "_on_sigint"
+    with pytest.raises(KeyboardInterrupt):
+        aio.run(main())
+    assert steps == ["broken out"]
+
+
+def test_tasks_left_after_a_stop_get_a_grace_not_forever(cli_handler, monkeypatch) -> None:
+    """A browser driver that no longer answers must not keep the command from exiting."""
+    monkeypatch.setattr(aio, "SHUTDOWN_GRACE_SECONDS", 0.2)
+
+    async def deaf() -> None:  # ignores every cancellation
+        while True:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(10)
+
+    async def main() -> None:
+        asyncio.get_running_loop().create_task(deaf())
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.sleep(30)
+
+    with pytest.raises(Terminated):
+        aio.run(main())  # asyncio.run would wait for `deaf` forever
 
 
 def test_a_swallowed_cancellation_is_asked_again(cli_handler) -> None:

@@ -1,17 +1,19 @@
 """
-`run`: asyncio.run during which a signal handler that raises stops the work the way Ctrl-C does.
+`run`: asyncio.run for Playwright work that a signal must be able to stop cleanly, and at once.
 
-asyncio.run turns Ctrl-C into a cancellation of the main task, so its `finally` and `async with`
-blocks run and the browsers close. A Python signal handler that raises (the CLI's SIGTERM handler
-raises `Terminated`; `watch` raises its stop on a second signal) raises wherever Python is, which
-inside an event loop is the loop's own machinery: the tasks are then cancelled with the loop half
-stopped, and waiting for Playwright's to end never returns (a probe hung there until killed).
+A Python signal handler that raises (Ctrl-C's KeyboardInterrupt, the CLI's SIGTERM handler's
+`Terminated`, `watch`'s stop on a second signal) raises wherever Python is, which inside an event
+loop is the loop's own machinery: the tasks are then cancelled with the loop half stopped, and
+waiting for Playwright's to end never returns (a probe hung there until killed).
 
-Here such handlers are called from the loop instead. One that returns has done its job (`watch`
-counting a first signal); one that raises has the main task cancelled, and its exception is
-raised once the task has unwound. A signal that arrives as the work ends is handed to its
-handler before `run` returns, and the handlers are put back without a moment of the default
-action (which for SIGTERM is to die).
+Here a signal is queued for the loop, and its handler called from there. One that returns has
+done its job (`watch` counting a first signal); one that raises has the main task cancelled, so
+its `finally` and `async with` blocks close the browsers, and its exception is raised once the
+task has unwound. A further signal while it unwinds acts at once, as a second Ctrl-C does with
+asyncio.run. After a stop, tasks left over get a few seconds, not forever: a browser driver that
+no longer answers must not keep the command from exiting (its processes end with ours). A signal
+that arrives as the work ends still reaches its handler, and the handlers are put back without
+a moment of the default action (which for SIGTERM is to die).
 """
 
 from __future__ import annotations
@@ -25,28 +27,53 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _ASK_AGAIN_S = 2.0  # a cleanup (closing the browsers) takes well under this
+SHUTDOWN_GRACE_SECONDS = 5.0  # for the tasks left once a stopped main task has ended
 
 
 def run(main: Coroutine[Any, Any, T]) -> T:
-    """Run `main` to its end, signals handled as the module docstring says."""
+    """Run `main` to its end on a new event loop, signals handled as the module docstring says."""
     handlers: dict[int, Callable] = {}
     if threading.current_thread() is threading.main_thread():
         for signum in _SIGNALS:
             handler = signal.getsignal(signum)
-            # Python's own Ctrl-C handler is asyncio.run's to deal with: it cancels the main task
-            if callable(handler) and handler is not signal.default_int_handler:
+            if callable(handler):
                 handlers[signum] = handler
-    return asyncio.run(_relaying(main, handlers))
+    loop = asyncio.new_event_loop()
+    stopping: list[bool] = []  # set once the work is being stopped
+    asyncio.set_event_loop(loop)
+    try:
+        return loop.run_until_complete(_relaying(main, handlers, stopping))
+    finally:
+        _shutdown(loop, grace=SHUTDOWN_GRACE_SECONDS if stopping else None)
 
 
-async def _relaying(main: Coroutine[Any, Any, T], handlers: dict[int, Callable]) -> T:
+def _shutdown(loop: asyncio.AbstractEventLoop, *, grace: float | None) -> None:
+    """What asyncio.run does after the main task, but waiting at most `grace` for the rest."""
+    try:
+        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.wait(pending, timeout=grace))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        if grace is None:  # Python 3.11's has no timeout
+            loop.run_until_complete(loop.shutdown_default_executor())
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
+async def _relaying(main: Coroutine[Any, Any, T], handlers: dict[int, Callable], stopping: list[bool]) -> T:
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     pending: list[int] = []  # signals received, their handlers not called yet
     raised: list[BaseException] = []
 
-    def received(signum: int, _frame: object) -> None:  # raises nothing, so the loop is never cut
-        pending.append(signum)
+    def received(signum: int, frame: object) -> None:
+        if stopping:  # a second Ctrl-C (or SIGTERM) while the work unwinds: at once
+            handlers[signum](signum, frame)
+            return
+        pending.append(signum)  # raising nothing here, the loop is never cut
         loop.call_soon_threadsafe(relay)
 
     def relay() -> None:
@@ -72,14 +99,14 @@ async def _relaying(main: Coroutine[Any, Any, T], handlers: dict[int, Callable])
     def quiet_when_stopping(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         """
         Once the work is stopped, Playwright's pending calls fail ("Target page, context or
-        browser has been closed") with nobody left to await them, and asyncio would print each
-        after the one line the user gets. Anything else goes to asyncio's own handler.
+        browser has been closed") with nobody left to await them, and tasks left after the grace
+        are dropped; asyncio would print each after the one line the user gets. Anything else
+        goes to asyncio's own handler.
         """
-        stopped = stopping or (task is not None and task.cancelling())
-        if not (stopped and "never retrieved" in str(context.get("message", ""))):
+        message = str(context.get("message", ""))
+        if not (stopping and ("never retrieved" in message or "destroyed but it is pending" in message)):
             loop.default_exception_handler(context)
 
-    stopping: list[bool] = []  # by a relayed handler, or by Ctrl-C (asyncio cancels this task)
     loop.set_exception_handler(quiet_when_stopping)
     for signum in handlers:
         signal.signal(signum, received)
