@@ -38,8 +38,16 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM (a scheduler's timeout, `kill`): unwinds like Ctrl-C, so temporary files go too."""
 
 
+def interruption(exc: BaseException) -> str:
+    """What stopped the work: "terminated" (SIGTERM) or "interrupted" (Ctrl-C, also behind Click's Abort)."""
+    return (
+        "terminated"
+        if isinstance(exc, Terminated) or isinstance(exc.__cause__, Terminated)
+        else "interrupted"
+    )
+
+
 def interrupted_exit(exc: BaseException) -> tuple[str, ExitCode]:
     """The line and exit code for an interrupt: Ctrl-C is 130, SIGTERM 143."""
-    if isinstance(exc, Terminated) or isinstance(exc.__cause__, Terminated):
-        return "flakehunt: terminated", ExitCode.TERMINATED
-    return "flakehunt: interrupted", ExitCode.INTERRUPTED
+    word = interruption(exc)
+    return f"flakehunt: {word}", ExitCode.TERMINATED if word == "terminated" else ExitCode.INTERRUPTED

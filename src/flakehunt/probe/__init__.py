@@ -16,7 +16,7 @@ from urllib.parse import urljoin, urlsplit
 
 from flakehunt import aio
 from flakehunt.case import Case, record
-from flakehunt.errors import FlakehuntError, Terminated
+from flakehunt.errors import FlakehuntError, interruption
 from flakehunt.probe.edges import ResolverAnswers, discover_edges, resolve_edges
 from flakehunt.probe.freshness import FRESHNESS, FreshnessReport, check_freshness, fetch_asset
 from flakehunt.probe.matrix import expand_matrix
@@ -211,11 +211,7 @@ def _edges(
 
 def _why_stopped(exc: BaseException) -> str:
     """What the journal says of a probe that did not finish: Ctrl-C, SIGTERM or an error."""
-    if isinstance(exc, Terminated):
-        return "terminated"
-    if isinstance(exc, KeyboardInterrupt):
-        return "interrupted"
-    return f"stopped ({exc})"
+    return interruption(exc) if isinstance(exc, KeyboardInterrupt) else f"stopped ({exc})"
 
 
 def _freshness(spec: ProbeSpec, url: str, edges: list[str], origin: str | None) -> FreshnessReport | None:
