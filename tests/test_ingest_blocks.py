@@ -58,7 +58,7 @@ LINE_TEXT = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     lines=st.lists(LINE_TEXT, min_size=1, max_size=40),
     crlf=st.booleans(),

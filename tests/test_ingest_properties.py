@@ -50,20 +50,20 @@ def check_accounted(name: str, header: str, lines: list[str]) -> None:
     assert set(exchanges["line"]).isdisjoint(set(rejects["__line"]))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(name=st.sampled_from(NAMES), lines=st.lists(TEXT, min_size=1, max_size=5))
 def test_random_lines_are_parsed_or_rejected_with_a_reason(name, lines):
     check_accounted(name, "", lines)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(case=mutated(), target=st.sampled_from(NAMES))
 def test_mutated_sample_lines_never_crash_any_parser(case, target):
     _, header, line = case
     check_accounted(target, header if FORMATS[target].file_type == "w3c" else "", [line])
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.sampled_from(SEEDS), repeat=st.integers(1, 20))
 def test_second_ingest_adds_no_rows(tmp_path_factory, seed, repeat):
     name, header, line = seed

@@ -186,7 +186,7 @@ _TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)
 _SEPARATOR = st.sampled_from([" ", "\n", "\t", ", ", " (", ") ", ": ", '"', "=", "/", "[", "] "])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(
     pieces=st.lists(
         st.one_of(
@@ -207,7 +207,7 @@ def test_redacted_text_holds_no_ipv4_address_and_no_email(
     assert [text for kind, text in pieces if kind == "email" and text in redacted] == []
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(
     before=st.text(alphabet=string.ascii_letters + " ", max_size=20),
     # "::" (no address at all) is left alone: nothing personal, and it is also C++ and Rust syntax
@@ -233,7 +233,7 @@ def _is_ip(token: str) -> bool:
     return True
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(st.text(max_size=200))
 def test_redaction_never_crashes_and_is_idempotent(text: str) -> None:
     redactor = Redactor(key=KEY)
