@@ -3,7 +3,9 @@ exact normalized values on specific lines, and the traps PROVENANCE.md lists."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,9 +14,11 @@ import polars as pl
 import pytest
 import xxhash
 
+from flakehunt import store
 from flakehunt.case import open_case, read_journal
 from flakehunt.errors import FlakehuntError
 from flakehunt.ingest import ingest_paths, read_rejects
+from flakehunt.ingest.read import zstd
 from flakehunt.store import read_exchanges
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -421,6 +425,71 @@ def test_parts_are_named_by_xxh3_and_a_case_from_0_1_named_by_sha256_is_not_inge
     _, again = ingest_one(log)
     assert again.files[0].status == "already ingested"
     assert read_exchanges(case).height == 7
+
+
+def _compressed_copies(log: Path, folder: Path) -> dict[str, Path]:
+    data = log.read_bytes()
+    copies = {
+        "plain": folder / "access.log",
+        "gzip": folder / "access.log.gz",
+        "zstd": folder / "access.log.zst",
+    }
+    copies["plain"].write_bytes(data)
+    copies["gzip"].write_bytes(gzip.compress(data, mtime=0))
+    copies["zstd"].write_bytes(zstd.compress(data))
+    return copies
+
+
+@pytest.mark.parametrize("first", ["plain", "gzip", "zstd"])
+def test_a_log_and_its_gz_and_zst_are_one_content_ingested_once(tmp_path, case_dir, first):
+    copies = _compressed_copies(FIXTURES / "nginx/beats-nginx-access-test-xff-ipv6.log", tmp_path)
+    case, summary = ingest_one(copies[first])
+    assert summary.rows_added == 7
+    for kind, path in copies.items():
+        if kind != first:
+            _, again = ingest_one(path)
+            assert again.files[0].status == "already ingested", kind
+    assert read_exchanges(case).height == 7
+    assert len(list(store.dataset_dir(case, store.EXCHANGES).glob("*.parquet"))) == 1
+
+
+def test_a_large_gzip_log_read_in_blocks_and_a_gzipped_har_are_keyed_by_their_content(tmp_path, case_dir):
+    lines = (FIXTURES / "nginx/beats-nginx-access-test-xff-ipv6.log").read_bytes()
+    big = tmp_path / "big.log"
+    big.write_bytes(lines * 40_000)  # 12 MB: past the head, so its key comes from the read in blocks
+    har = tmp_path / "page.har"
+    shutil.copyfile(FIXTURES / "har" / sorted(os.listdir(FIXTURES / "har"))[0], har)
+    case = open_case("T-content")
+    for path in (big, har):
+        path.with_name(path.name + ".gz").write_bytes(gzip.compress(path.read_bytes(), mtime=0))
+    first = ingest_paths([big, har], case=case)
+    again = ingest_paths([big.with_name("big.log.gz"), har.with_name("page.har.gz")], case=case)
+    assert [f.status for f in again.files] == ["already ingested", "already ingested"]
+    assert again.rows_added == 0 and read_exchanges(case).height == first.rows_added
+
+
+def test_a_cut_gzip_is_not_taken_for_the_whole_log(tmp_path, case_dir):
+    log = tmp_path / "access.log"
+    log.write_bytes((FIXTURES / "nginx/beats-nginx-access-test-xff-ipv6.log").read_bytes() * 2000)
+    cut = tmp_path / "cut.log.gz"
+    cut.write_bytes(gzip.compress(log.read_bytes(), mtime=0)[:-2000])
+    case, whole = ingest_one(log)
+    _, partial = ingest_one(cut)
+    assert partial.files[0].status == "ingested" and 0 < partial.rows_added < whole.rows_added
+    assert read_exchanges(case).height == whole.rows_added + partial.rows_added
+
+
+def test_a_gz_that_an_earlier_version_keyed_by_its_stored_bytes_is_not_ingested_twice(tmp_path, case_dir):
+    copies = _compressed_copies(FIXTURES / "nginx/beats-nginx-access-test-xff-ipv6.log", tmp_path)
+    case, _ = ingest_one(copies["gzip"])
+    stored = xxhash.xxh3_128(copies["gzip"].read_bytes()).hexdigest()
+    for part in case.data_dir.rglob("*.parquet"):  # as 0.2 named it: the hash of the .gz itself
+        part.rename(part.with_name(f"{stored}.parquet"))
+    (case.data_dir / "ingest-digests.json").unlink()
+    moved = tmp_path / "elsewhere.log.gz"
+    shutil.copyfile(copies["gzip"], moved)
+    _, again = ingest_one(moved)
+    assert again.files[0].status == "already ingested" and read_exchanges(case).height == 7
 
 
 def test_a_rerun_trusts_the_remembered_hash_and_a_changed_file_is_read_again(tmp_path, case_dir, monkeypatch):

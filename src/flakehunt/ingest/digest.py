@@ -1,6 +1,12 @@
 """
 Content keys of input files: an XXH3-128 hashed beside the parse, and remembered by file identity.
 
+A compressed file is keyed by its decompressed bytes, so a log and its `.gz` or `.zst` have one
+key and the second adds nothing. Those bytes are hashed as the ingest reads them anyway
+(`ContentHash`): decompressing a second time only for the key would cost a tenth more CPU on a
+`.gz` log. The hash of the stored bytes is still computed beside, as before: it is what earlier
+versions named a compressed file's part by, and what a stream broken midway is keyed by.
+
 Hashing a large log first and parsing it after costs a core for the length of the read (a
 twentieth of an ingest); hashing it on its own thread while the parse runs costs nothing you
 wait for. The part is named by the hash once both are done. So that running the same ingest
@@ -17,7 +23,10 @@ import contextlib
 import json
 import re
 import threading
+from collections.abc import Callable
 from pathlib import Path
+
+import xxhash
 
 from flakehunt import store
 from flakehunt.atomic import write_atomic
@@ -55,6 +64,28 @@ class Digest:
             raise self._error
         assert self._value is not None
         return self._value
+
+
+class ContentHash:
+    """The XXH3-128 of a compressed file's decompressed bytes, from a read that saw all of them."""
+
+    def __init__(self) -> None:
+        self.value: str | None = None  # None until one read has seen the whole content
+        self._hasher = xxhash.xxh3_128()
+
+    def of(self, data: bytes) -> None:
+        """The whole content, read at once."""
+        self.value = xxhash.xxh3_128_hexdigest(data)
+
+    def reading(self) -> Callable[[bytes], None]:
+        """Start over for a read in pieces: feed each piece, in order, to what this returns."""
+        self.value = None
+        self._hasher = xxhash.xxh3_128()
+        return self._hasher.update
+
+    def read_all(self) -> None:
+        """The read that `reading` started got to the end of the stream."""
+        self.value = self._hasher.hexdigest()
 
 
 def start_digest(case: Case, path: Path) -> Digest:

@@ -37,14 +37,16 @@ from flakehunt.formats.loader import Format, load_formats
 from flakehunt.ingest import custom
 from flakehunt.ingest.blocks import Piece, plan_block
 from flakehunt.ingest.detect import detect_format
-from flakehunt.ingest.digest import in_legacy_part, remember_digest, start_digest
+from flakehunt.ingest.digest import ContentHash, in_legacy_part, remember_digest, start_digest
 from flakehunt.ingest.har import more_after_har, parse_har
 from flakehunt.ingest.normalize import normalize_apart
 from flakehunt.ingest.parse import LINE, TEXT, FileState, parse_chunk
 from flakehunt.ingest.read import (
     DAMAGED,
+    HEAD_BYTES,
     MAX_LINE_BYTES,
     TruncatedInputError,
+    compression,
     iter_blocks,
     lines_from_text,
     read_head,
@@ -292,21 +294,33 @@ def _ingest_file(
     if digest.known is None and in_legacy_part(case, path, variant):
         return _already(label)
 
-    def part_id() -> str:  # asked for when the part is complete, so the hash runs beside the parse
-        value = digest.result()
+    content = ContentHash() if compression(path) else None
+
+    def part_ids() -> list[str]:  # asked for when the part is complete, so the hash runs beside the parse
+        stored = digest.result()
+        key = (content.value if content else None) or stored
         if digest.known is None and label != "<stdin>":
-            remember_digest(case, path, value)
-        return value + variant
+            remember_digest(case, path, key)
+        return [key + variant] + ([stored + variant] if stored != key else [])
 
     head, broken = read_head(path)
-    document, not_json = _json_document(path, head)
+    if content and not broken and len(head) < HEAD_BYTES:
+        content.of(head)  # a head shorter than asked for is the whole file
+    document, not_json = _json_document(path, head, content)
     if document is not None and _is_har(document):
         return _ingest_har(
-            path, document, label, case=case, part_id=part_id, window=window, geoip_dir=geoip_dir, notes=notes
+            path,
+            document,
+            label,
+            case=case,
+            part_ids=part_ids,
+            window=window,
+            geoip_dir=geoip_dir,
+            notes=notes,
         )
     if not head.strip():  # an empty file, or a compressed one broken before its first line
         result = FileResult(label, forced.name if forced else None, rejected=1 if broken else 0)
-        with _PartWriter(case, part_id) as writer:
+        with _PartWriter(case, part_ids) as writer:
             writer.exchanges(conform(pl.DataFrame(schema=EXCHANGE_SCHEMA)))
             if broken:
                 writer.rejects(_cut_stream(1, broken), label, result.format)
@@ -319,15 +333,15 @@ def _ingest_file(
             case=case,
             formats=formats,
             forced=forced,
-            part_id=part_id,
+            part_ids=part_ids,
             window=window,
             geoip_dir=geoip_dir,
             notes=notes,
         )
     sniff = _sniff_lines(head)
-    if forced is None and len(head) < 256 * 1024 and _only_comments(sniff):
+    if forced is None and len(head) < HEAD_BYTES and _only_comments(sniff):
         # e.g. a CloudFront log of an hour without requests: a header and nothing else
-        with _PartWriter(case, part_id) as writer:
+        with _PartWriter(case, part_ids) as writer:
             writer.exchanges(conform(pl.DataFrame(schema=EXCHANGE_SCHEMA)))
         return writer.outcome(FileResult(label, None, lines=sniff.height, skipped=sniff.height))
     fmt = forced or _detect(sniff, formats, label, not_json)
@@ -336,13 +350,15 @@ def _ingest_file(
     total = path.stat().st_size
     prepare = partial(_prepare, fmt, label=label, window=window, geoip_dir=geoip_dir)
     finish = partial(_finish, fmt, label, result, notes)
-    with _PartWriter(case, part_id) as writer, _InOrder(workers=_WORKERS, ahead=_WORKERS) as jobs:
+    with _PartWriter(case, part_ids) as writer, _InOrder(workers=_WORKERS, ahead=_WORKERS) as jobs:
         try:
-            for block in iter_blocks(path):
+            for block in iter_blocks(path, on_decompressed=content.reading() if content else None):
                 for job in plan_block(fmt, block, state):
                     jobs.submit(partial(prepare, job), partial(finish, writer))
                 if on_progress:
                     on_progress(label, block.bytes_read, total)
+            if content:
+                content.read_all()
         except TruncatedInputError as exc:
             jobs.drain()
             writer.rejects(_cut_stream(result.lines + 1, str(exc)), label, fmt.name)
@@ -492,7 +508,7 @@ def _only_comments(lines: pl.DataFrame) -> bool:
 def _sniff_lines(head: bytes) -> pl.DataFrame:
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
     lines = text.split("\n")
-    if len(head) >= 256 * 1024 and len(lines) > 1:
+    if len(head) >= HEAD_BYTES and len(lines) > 1:
         lines = lines[:-1]  # the last one may be cut
     picked, content = [], 0
     for line in lines:
@@ -510,10 +526,11 @@ def _sniff_lines(head: bytes) -> pl.DataFrame:
 _LIKE_JSON = "starts like a JSON document (a HAR?) but"
 
 
-def _json_document(path: Path, head: bytes) -> tuple[dict | list | None, str]:
+def _json_document(path: Path, head: bytes, content: ContentHash | None) -> tuple[dict | list | None, str]:
     """
     The parsed document when the file is one JSON value (not JSON lines), else None; and, for
-    a file that starts like one but is not, what to tell the user ("" for JSON lines).
+    a file that starts like one but is not, what to tell the user ("" for JSON lines). A
+    compressed file read whole gives `content` its key.
     """
     start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     if start not in (b"{", b"["):
@@ -526,6 +543,8 @@ def _json_document(path: Path, head: bytes) -> tuple[dict | list | None, str]:
         return None, f"{_LIKE_JSON} its compressed stream ends early ({exc}); was it cut short?"
     except OSError as exc:  # as for any other input: one line, and the ingest stops
         raise unreadable(path, exc) from None
+    if content:
+        content.of(data)
     try:
         document = json.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
@@ -544,7 +563,7 @@ def _is_har(document) -> bool:
     )
 
 
-def _ingest_har(path, document, label, *, case, part_id, window, geoip_dir, notes) -> FileResult:
+def _ingest_har(path, document, label, *, case, part_ids, window, geoip_dir, notes) -> FileResult:
     exchanges, rejects = parse_har(path, file_label=label, document=document)
     result = FileResult(label, "har", lines=exchanges.height + rejects.height, rejected=rejects.height)
     exchanges = conform(exchanges)
@@ -553,13 +572,13 @@ def _ingest_har(path, document, label, *, case, part_id, window, geoip_dir, note
     result.filtered = before - exchanges.height
     exchanges = _enrich(exchanges, geoip_dir, notes)
     result.kept = exchanges.height
-    with _PartWriter(case, part_id) as writer:
+    with _PartWriter(case, part_ids) as writer:
         writer.exchanges(exchanges)
         writer.rejects_conformed(conform(rejects, REJECT_SCHEMA))
     return writer.outcome(result)
 
 
-def _ingest_records(document, path, label, *, case, formats, forced, part_id, window, geoip_dir, notes):
+def _ingest_records(document, path, label, *, case, formats, forced, part_ids, window, geoip_dir, notes):
     records = document if isinstance(document, list) else [document]
     text = "\n".join(json.dumps(r, separators=(",", ":")) if isinstance(r, dict) else "[]" for r in records)
     lines = lines_from_text(text)
@@ -567,7 +586,7 @@ def _ingest_records(document, path, label, *, case, formats, forced, part_id, wi
     result = FileResult(label, fmt.name)
     too_long = lines.head(0).select(LINE, pl.lit("").alias("reason"), TEXT)
     piece = Piece(parse_chunk(fmt, lines, FileState()), too_long, lines.height, lambda: lines)
-    with _PartWriter(case, part_id) as writer:
+    with _PartWriter(case, part_ids) as writer:
         prepared = _prepare(fmt, lambda: piece, label, window, geoip_dir)
         _finish(fmt, label, result, notes, writer, prepared)
     return writer.outcome(result)
@@ -584,9 +603,11 @@ class _PartWriter:
 
     _PENDING = 2
 
-    def __init__(self, case: Case, part_id: Callable[[], str]) -> None:
+    def __init__(self, case: Case, part_ids: Callable[[], list[str]]) -> None:
         self.case = case
-        self.part_id = part_id  # asked for at the end: the content hash may still be computing
+        # Asked for at the end, as the content hash may still be computing: the id to write the
+        # part under, then any the same content may be stored under by an earlier version.
+        self.part_ids = part_ids
         self.duplicate = False  # set when the part turned out to be there already
         self.writers: dict[str, pq.ParquetWriter] = {}
         self.tmps: dict[str, Path] = {}
@@ -667,9 +688,9 @@ class _PartWriter:
 
     def _publish(self) -> None:
         """Rename the parts into place, or drop them when the same content is there already."""
-        part_id = self.part_id()
+        part_id, *aliases = self.part_ids()
         targets = {name: store.part_path(self.case, name, part_id) for name in self.tmps}
-        if store.has_part(self.case, store.EXCHANGES, part_id):
+        if any(store.has_part(self.case, store.EXCHANGES, known) for known in [part_id, *aliases]):
             self.duplicate = True
             return
         # rejects first: the exchanges part is the marker that the file is done

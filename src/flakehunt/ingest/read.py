@@ -9,7 +9,7 @@ import hashlib
 import os
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -29,6 +29,7 @@ from flakehunt.ingest.parse import LINE, TEXT
 
 CHUNK_BYTES = 16 * 1024 * 1024  # two in flight keep 2 cores busy; bigger blocks cost page faults, not speed
 MAX_LINE_BYTES = 1024 * 1024
+HEAD_BYTES = 256 * 1024  # read first, to sniff the format; a shorter file is all in its head
 OVER_LONG = f"line over the {MAX_LINE_BYTES} byte limit"
 _GZIP = b"\x1f\x8b"
 _ZSTD = b"\x28\xb5\x2f\xfd"
@@ -55,7 +56,8 @@ def unreadable(path: Path, exc: OSError) -> FlakehuntError:
 
 def file_digest(path: Path) -> str:
     """
-    XXH3-128 of the file's bytes as stored (compressed files are hashed compressed), in hex.
+    XXH3-128 of the file's bytes as stored (compressed files are hashed compressed), in hex:
+    a plain file's content key (see digest.py).
 
     The key only has to tell log files apart, not resist an attacker, and it is computed beside
     the parse on a 2-core machine: XXH3 hashes 422 MB in 0.03 CPU seconds, sha256 in 0.25.
@@ -103,7 +105,7 @@ def open_decompressed(path: Path) -> tuple[BinaryIO, BinaryIO]:
     return raw, raw
 
 
-def read_head(path: Path, limit: int = 256 * 1024) -> tuple[bytes, str]:
+def read_head(path: Path, limit: int = HEAD_BYTES) -> tuple[bytes, str]:
     """
     Up to `limit` decompressed bytes from the start, for sniffing, and why the stream broke
     before them ("" when it did not): a truncated stream gives what it has. Raises FlakehuntError
@@ -189,12 +191,15 @@ def has_line_over(data: bytes, limit: int) -> bool:
     return False
 
 
-def iter_blocks(path: Path, *, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Block]:
+def iter_blocks(
+    path: Path, *, chunk_bytes: int = CHUNK_BYTES, on_decompressed: Callable[[bytes], None] | None = None
+) -> Iterator[Block]:
     """
     Yield the file's bytes in blocks of whole lines, about `chunk_bytes` each, decompressed.
 
     A byte-order mark at the start is dropped. Raises TruncatedInputError after the last complete
-    lines when the compressed stream ends early.
+    lines when the compressed stream ends early. A compressed file's decompressed bytes, the
+    mark included, are handed to `on_decompressed` in order as they are read.
     """
     if compression(path) is None:
         yield from _plain_blocks(path, chunk_bytes)
@@ -206,6 +211,9 @@ def iter_blocks(path: Path, *, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Block
     try:
         while True:
             pieces, broken = _read_pieces(stream, chunk_bytes, path)
+            if on_decompressed is not None:
+                for piece in pieces:
+                    on_decompressed(piece)
             if first and pieces:
                 pieces = [b"".join(pieces).removeprefix(b"\xef\xbb\xbf")]
                 first = False
