@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from flakehunt import store
 from flakehunt.atomic import temporary_beside
 from flakehunt.case import Case, record
+from flakehunt.enrich import enrich_exchanges
 from flakehunt.errors import BrokenDocumentError, FlakehuntError, UnknownFormatError
 from flakehunt.formats.loader import Format, load_formats
 from flakehunt.ingest import custom
@@ -489,11 +490,6 @@ def _in_window(frame: pl.DataFrame, window) -> pl.Series | None:
 
 def _enrich(frame: pl.DataFrame, geoip_dir: Path | None, notes: set[str]) -> pl.DataFrame:
     if frame.height == 0:
-        return frame
-    try:
-        from flakehunt.enrich import enrich_exchanges
-    except ImportError:  # enrichment lands from its own branch; until then rows keep null geo/pop/ua
-        notes.add("enrichment not available in this build: geo, POP and user-agent columns left empty")
         return frame
     enriched, messages = enrich_exchanges(frame, geoip_dir=geoip_dir)
     notes.update(messages)
