@@ -1,17 +1,18 @@
 """
 Content keys of input files: an XXH3-128 hashed beside the parse, and remembered by file identity.
 
-A compressed file is keyed by its decompressed bytes, so a log and its `.gz` or `.zst` have one
-key and the second adds nothing. Those bytes are hashed as the ingest reads them anyway
-(`ContentHash`): decompressing a second time only for the key would cost a tenth more CPU on a
-`.gz` log. The hash of the stored bytes is still computed beside, as before: it is what earlier
-versions named a compressed file's part by, and what a stream broken midway is keyed by.
-
 Hashing a large log first and parsing it after costs a core for the length of the read (a
 twentieth of an ingest); hashing it on its own thread while the parse runs costs nothing you
 wait for. The part is named by the hash once both are done. So that running the same ingest
-again still stops at once, the hash of each file read is remembered beside the case's data by
+again still stops at once, the keys of each file read are remembered beside the case's data by
 (path, size, modification time, inode); a file that changed in any of these is hashed again.
+
+A compressed file is known by its decompressed bytes, so a log and its `.gz` or `.zst` have one
+key and the second adds nothing. Those bytes are hashed as the ingest reads them anyway
+(`ContentHash`): decompressing a second time only for the key would cost a tenth more CPU on a
+`.gz` log. The hash of its stored bytes is still computed beside, and it is the file's second
+key: earlier versions named a compressed file's part by it, and a stream broken midway is
+named by it alone.
 
 Cases written by flakehunt 0.1 name their parts by sha256 (64 hex digits, not 32): where a
 case has such parts, a file is also checked under its sha256, so it is not ingested twice.
@@ -38,9 +39,12 @@ _LEGACY_ID = re.compile(r"^[0-9a-f]{64}(-|$)")
 
 
 class Digest:
-    """The content key of one file: already known, or computing on a daemon thread (Ctrl-C need not wait)."""
+    """
+    The keys of one file, already known or computing on a daemon thread (Ctrl-C need not wait):
+    the hash of its stored bytes, and, once remembered, its decompressed content's first.
+    """
 
-    def __init__(self, path: Path, *, known: str | None = None) -> None:
+    def __init__(self, path: Path, *, known: list[str] | None = None) -> None:
         self.known = known
         self._value = known
         self._error: BaseException | None = None
@@ -53,11 +57,11 @@ class Digest:
 
     def _hash(self, path: Path) -> None:
         try:
-            self._value = file_digest(path)
+            self._value = [file_digest(path)]
         except BaseException as exc:  # handed to the caller of result()
             self._error = exc
 
-    def result(self) -> str:
+    def result(self) -> list[str]:
         if self._thread is not None:
             self._thread.join()
         if self._error is not None:
@@ -90,7 +94,12 @@ class ContentHash:
 
 def start_digest(case: Case, path: Path) -> Digest:
     """The file's digest: remembered from an earlier ingest, or started now."""
-    return Digest(path, known=_index(case).get(_identity(path)))
+    known = _index(case).get(_identity(path))
+    if isinstance(known, str):  # indexes written before compressed files were keyed by content
+        known = [known]
+    if not (isinstance(known, list) and known and all(isinstance(key, str) for key in known)):
+        known = None  # not remembered, or not in a form this version wrote: hash the file again
+    return Digest(path, known=known)
 
 
 def in_legacy_part(case: Case, path: Path, variant: str) -> bool:
@@ -100,10 +109,10 @@ def in_legacy_part(case: Case, path: Path, variant: str) -> bool:
     return bool(legacy) and store.has_part(case, store.EXCHANGES, legacy_file_digest(path) + variant)
 
 
-def remember_digest(case: Case, path: Path, digest: str) -> None:
-    """Remember `digest` for the file as it is now; an index that cannot be written is skipped."""
+def remember_digest(case: Case, path: Path, digests: list[str]) -> None:
+    """Remember the file's `digests` as it is now; an index that cannot be written is skipped."""
     index = _index(case)
-    index[_identity(path)] = digest
+    index[_identity(path)] = digests
     with contextlib.suppress(OSError):  # only a cache: the next ingest hashes again
         write_atomic(_index_path(case), json.dumps(index, indent=0, sort_keys=True))
 
@@ -117,7 +126,7 @@ def _index_path(case: Case) -> Path:
     return case.data_dir / _INDEX
 
 
-def _index(case: Case) -> dict[str, str]:
+def _index(case: Case) -> dict[str, str | list[str]]:
     try:
         loaded = json.loads(_index_path(case).read_text())
     except (OSError, ValueError):

@@ -290,7 +290,7 @@ def _ingest_file(
     path, label, *, case, formats, forced, variant, window, on_progress, geoip_dir, notes
 ) -> FileResult:
     digest = start_digest(case, path)
-    if digest.known is not None and store.has_part(case, store.EXCHANGES, digest.known + variant):
+    if digest.known and any(store.has_part(case, store.EXCHANGES, known + variant) for known in digest.known):
         return _already(label)
     if digest.known is None and in_legacy_part(case, path, variant):
         return _already(label)
@@ -298,11 +298,12 @@ def _ingest_file(
     content = ContentHash() if compression(path) else None
 
     def part_ids() -> list[str]:  # asked for when the part is complete, so the hash runs beside the parse
-        stored = digest.result()
-        key = (content.value if content else None) or stored
-        if digest.known is None and label != "<stdin>":
-            remember_digest(case, path, key)
-        return [key + variant] + ([stored + variant] if stored != key else [])
+        digests = digest.result()
+        if content and content.value and content.value not in digests:
+            digests = [content.value, *digests]  # a part is written under the first
+        if digests != digest.known and label != "<stdin>":
+            remember_digest(case, path, digests)
+        return [key + variant for key in digests]
 
     head, broken = read_head(path)
     if content and not broken and len(head) < HEAD_BYTES:
