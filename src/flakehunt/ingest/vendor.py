@@ -48,9 +48,11 @@ def vendor_map(columns: pl.DataFrame, height: int) -> pa.MapArray:
     >>> vendor_map(pl.DataFrame({"a": ["1", None], "b": ["2", "a string past twelve bytes"]}), 2).to_pylist()
     [[('a', '1'), ('b', '2')], [('b', 'a string past twelve bytes')]]
     """
-    keys = columns.columns
     if columns.width and columns.height != height:
         raise ValueError(f"vendor columns have {columns.height} rows, not {height}")
+    # A field that is empty on every row (a CloudFront log's cookies, FLE and range fields, say)
+    # adds no item: leaving it out before the gathers saves a third of their work on such a log.
+    keys = [name for name in columns.columns if columns[name].null_count() < height]
     grid = np.empty((height, len(keys)), dtype=_VIEW)  # row-major: a row's items in key order
     present = np.empty((height, len(keys)), dtype=bool)
     buffers: list[pa.Buffer] = []
