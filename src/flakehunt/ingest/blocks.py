@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
+from itertools import pairwise
 
 import numpy as np
 import polars as pl
@@ -177,17 +178,22 @@ def _as_line_wise(frame: pl.DataFrame, names: list[str], least: int) -> bool:
 
     It strips trailing delimiters, counts the fields left, keeps empty fields as "" and treats
     whitespace-only lines as blank. The CSV reader makes empty and missing fields null. The two
-    agree when no line starts blank, no null comes before a line's last non-null field and every
-    line has `least` to `len(names)` fields (the caller has checked the line lengths).
+    agree when every line has `least` to `len(names)` fields (the caller has checked the line
+    lengths), no null comes before a line's last non-null field and no line is blank.
+
+    Null counts are kept with each column, so the fields every line must have cost nothing to
+    check; only the optional ones are looked at row by row, and only when some line lacks one.
     """
-    present = [pl.col(name).is_not_null() for name in names]
-    fields = pl.max_horizontal([pl.when(p).then(i + 1).otherwise(0) for i, p in enumerate(present)])
-    nulls = pl.sum_horizontal([~p for p in present])
-    first = (pl.col(names[0]).str.strip_chars().str.len_bytes() > 0).fill_null(False)
-    same = (
-        pl.col(_EXTRA).is_null()
-        & fields.is_between(least, len(names))
-        & (nulls == len(names) - fields)
-        & first
-    )
-    return bool(frame.select(same.all()).item())
+    required, optional = names[: max(least, 1)], names[max(least, 1) :]
+    if frame[_EXTRA].null_count() < frame.height or any(frame[name].null_count() for name in required):
+        return False
+    if least <= 1 and (frame[names[0]].str.strip_chars().str.len_bytes() == 0).any():
+        return False  # a whitespace-only line: blank to the line-wise parser
+    gaps = [name for name in optional if frame[name].null_count()]
+    if not gaps:
+        return True
+    present = [pl.col(name).is_not_null() for name in optional[optional.index(gaps[0]) :]]
+    if len(present) < 2:
+        return True  # only the last field is ever missing
+    hole = pl.any_horizontal([~here & after for here, after in pairwise(present)])
+    return not frame.select(hole.any()).item()
