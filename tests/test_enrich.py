@@ -175,6 +175,21 @@ def test_frankfurt_coordinates_and_unknown_pops() -> None:
     assert enriched.select(list(POP_COLUMNS)).slice(1).null_count().row(0) == (3,) * 5
 
 
+def test_the_airport_table_is_airportsdatas_own_for_every_code() -> None:
+    import airportsdata
+
+    from flakehunt.enrich.pop import _airports
+
+    theirs, ours = airportsdata.load("IATA"), _airports()
+    assert len(ours) == len(theirs) > 7000
+    for code, airport in theirs.items():
+        assert (ours[code]["city"] or "", ours[code]["country"] or "") == (
+            airport["city"],
+            airport["country"],
+        )
+        assert (ours[code]["lat"], ours[code]["lon"]) == (airport["lat"], airport["lon"]), code
+
+
 def test_every_cloudflare_colo_in_the_corpus_resolves(corpus: Path) -> None:
     path = corpus / "cloudflare-logpush" / "lnav-logfile_cloudflare-epoch-ns.ndjson"
     colos = [json.loads(line)["EdgeColoCode"] for line in path.read_text().splitlines() if line.strip()]
