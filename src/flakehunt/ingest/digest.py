@@ -40,8 +40,9 @@ _LEGACY_ID = re.compile(r"^[0-9a-f]{64}(-|$)")
 
 class Digest:
     """
-    The keys of one file, already known or computing on a daemon thread (Ctrl-C need not wait):
-    the hash of its stored bytes, and, once remembered, its decompressed content's first.
+    The keys of one file: as an earlier ingest remembered them (a compressed file's content key
+    first, then its stored bytes'), or the hash of its stored bytes, computing on a daemon thread
+    (Ctrl-C need not wait).
     """
 
     def __init__(self, path: Path, *, known: list[str] | None = None) -> None:
