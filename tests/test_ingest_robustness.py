@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -281,6 +282,31 @@ def test_stdin(case_dir, tmp_path):
 def test_missing_file_is_one_clear_error(tmp_path, case_dir):
     with pytest.raises(FlakehuntError, match=r"^no such file or folder '.*nope.log'$"):
         ingest(tmp_path / "nope.log")
+
+
+@pytest.mark.parametrize("change", ["cut", "grown"])
+def test_a_log_that_changes_while_it_is_read_is_one_error_and_adds_nothing(
+    tmp_path, case_dir, monkeypatch, change
+):
+    # logrotate's copytruncate empties a log under a reader; a live log grows under it
+    from flakehunt.ingest import pipeline
+
+    log = tmp_path / "access.log"
+    log.write_bytes(NGINX.read_bytes() * 200)
+    monkeypatch.setattr(pipeline, "iter_blocks", partial(pipeline.iter_blocks, chunk_bytes=4096))
+
+    def rotate(label, done, total):  # after the first block
+        if change == "cut":
+            log.write_bytes(b"")
+        else:
+            with log.open("ab") as handle:
+                handle.write(NGINX.read_bytes())
+
+    case = open_case("R-2")
+    with pytest.raises(FlakehuntError, match=r"changed while it was read .* nothing of it was added$"):
+        ingest_paths([log], case=case, on_progress=rotate)
+    assert read_exchanges(case).height == 0
+    assert not [p for p in case.data_dir.rglob("*.tmp")]
 
 
 def test_crash_mid_ingest_leaves_the_dataset_as_it_was(tmp_path, case_dir, monkeypatch):

@@ -247,7 +247,8 @@ def _plain_blocks(path: Path, chunk_bytes: int) -> Iterator[Block]:
         raise unreadable(path, exc) from None
     with handle:
         fd = handle.fileno()
-        size = os.fstat(fd).st_size
+        before = os.fstat(fd)
+        size = before.st_size
         position = 3 if _pread(path, fd, 3, 0) == b"\xef\xbb\xbf" else 0
         line_no = 1
         while position < size:
@@ -255,10 +256,23 @@ def _plain_blocks(path: Path, chunk_bytes: int) -> Iterator[Block]:
                 end = _line_end(fd, position, min(position + chunk_bytes, size), size)
             except OSError as exc:
                 raise unreadable(path, exc) from None
-            block = Block(_pread(path, fd, end - position, position), line_no, end)
+            data = _pread(path, fd, end - position, position)
+            if len(data) < end - position:
+                raise _changed(path)
+            block = Block(data, line_no, end)
             position = end
             yield block
             line_no += block.line_count
+        after = os.fstat(fd)
+        if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+            raise _changed(path)  # its key would not match what was read
+
+
+def _changed(path: Path) -> FlakehuntError:
+    return FlakehuntError(
+        f"{str(path)!r} changed while it was read (still being written, or rotated?); "
+        "ingest it again once it is complete: nothing of it was added"
+    )
 
 
 def _pread(path: Path, fd: int, size: int, offset: int) -> bytes:
@@ -283,6 +297,8 @@ def _line_end(fd: int, start: int, end: int, size: int, window: int = 64 * 1024)
     look = end
     while look < size:
         piece = os.pread(fd, window, look)
+        if not piece:
+            return look  # the file is shorter than it was: the caller's read finds out
         found = piece.find(b"\n")
         if found >= 0:
             return look + found + 1
