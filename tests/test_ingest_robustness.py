@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime
 from functools import partial
@@ -277,6 +278,81 @@ def test_stdin(case_dir, tmp_path):
         [sys.executable, "-c", code], input=NGINX.read_bytes(), capture_output=True, check=True, cwd=tmp_path
     )
     assert done.stdout.decode().split() == ["<stdin>", "7"]
+
+
+def test_stdin_named_twice_is_read_once_and_leaves_no_copy_behind(case_dir, tmp_path):
+    spools = tmp_path / "tmp"
+    spools.mkdir()
+    code = (
+        "import sys; from flakehunt.case import open_case; from flakehunt.ingest import ingest_paths;"
+        "s = ingest_paths(['-', '-'], case=open_case('S-2')); print(len(s.files), s.rows_added)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        input=NGINX.read_bytes(),
+        capture_output=True,
+        check=True,
+        env={**os.environ, "TMPDIR": str(spools)},
+    )
+    assert done.stdout.decode().split() == ["1", "7"]
+    assert list(spools.iterdir()) == []  # the customer's log is not left in /tmp
+
+
+def test_a_named_pipe_is_read_as_stdin_is(tmp_path, case_dir):
+    pipe = tmp_path / "access.pipe"
+    os.mkfifo(pipe)
+    writer = threading.Thread(target=lambda: pipe.write_bytes(NGINX.read_bytes()))
+    writer.start()
+    _, summary = ingest(pipe)
+    writer.join()
+    assert (summary.files[0].file, summary.files[0].kept) == (str(pipe), 7)
+
+
+def test_a_named_folder_with_nothing_in_it_is_an_error(tmp_path, case_dir):
+    (tmp_path / "empty" / ".git").mkdir(parents=True)
+    with pytest.raises(FlakehuntError, match=r"^no files to read in '.*empty'$"):
+        ingest(tmp_path / "empty")
+
+
+def test_links_a_folder_walk_does_not_follow_are_said(tmp_path, case_dir):
+    logs, elsewhere = tmp_path / "logs", tmp_path / "elsewhere"
+    logs.mkdir()
+    elsewhere.mkdir()
+    shutil.copyfile(NGINX, logs / "access.log")
+    shutil.copyfile(NGINX, elsewhere / "other.log")
+    (logs / "more").symlink_to(elsewhere)
+    (logs / "gone.log").symlink_to(tmp_path / "deleted.log")
+    _, summary = ingest(logs)
+    assert [f.file for f in summary.files] == [str(logs / "access.log")]
+    assert f"1 linked folder(s) were not followed; name one to read it: '{logs / 'more'}'" in summary.notes
+    assert f"1 link(s) lead to no file: '{logs / 'gone.log'}'" in summary.notes
+
+
+def test_a_subfolder_that_cannot_be_listed_is_said_not_passed_over(tmp_path):
+    logs = tmp_path / "logs"
+    (logs / "locked").mkdir(parents=True)
+    shutil.copyfile(NGINX, logs / "access.log")
+    shutil.copyfile(NGINX, logs / "locked" / "hidden-from-us.log")
+    (logs / "locked").chmod(0)
+    code = (
+        "import sys; from flakehunt.case import open_case; from flakehunt.ingest import ingest_paths;"
+        "s = ingest_paths([sys.argv[1]], case=open_case('L-1')); print(s.rows_added); print(*s.notes, sep='\\n')"
+    )
+    # root reads any folder: drop the capabilities that let it, as a support engineer's shell has none
+    drop = [
+        "setpriv",
+        "--inh-caps=-dac_override,-dac_read_search",
+        "--bounding-set=-dac_override,-dac_read_search",
+    ]
+    argv = [*(drop if os.geteuid() == 0 else []), sys.executable, "-c", code, str(logs)]
+    env = {**os.environ, "FLAKEHUNT_HOME": str(tmp_path / "home")}
+    try:
+        done = subprocess.run(argv, capture_output=True, check=True, env=env, text=True)
+    finally:
+        (logs / "locked").chmod(0o755)
+    rows, *notes = done.stdout.splitlines()
+    assert rows == "7"
+    assert f"1 folder(s) could not be read and were passed over: '{logs / 'locked'}'" in notes
 
 
 def test_missing_file_is_one_clear_error(tmp_path, case_dir):

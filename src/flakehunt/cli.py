@@ -284,7 +284,9 @@ def probe(
 
 @app.command()
 def ingest(
-    paths: Annotated[list[str], typer.Argument(help="Log or HAR files, folders, globs, or - for stdin.")],
+    paths: Annotated[
+        list[str], typer.Argument(help="Log or HAR files, folders, globs, named pipes, or - for stdin.")
+    ],
     case: CaseOption,
     format_name: Annotated[
         str | None, typer.Option("--format", help="Skip detection; see 'flakehunt formats'.")
@@ -310,6 +312,8 @@ def ingest(
 
     A folder's or glob's files in no known log format (a README) are skipped and listed, and a
     broken HAR among them is named; when no file could be read at all, that is an error (exit 2).
+    Subfolders that cannot be read, links to folders (not followed) and links to nothing are
+    named in a note. The same content is added once, whatever its name or compression.
     """
     from flakehunt.case import open_case
     from flakehunt.ingest import ingest_paths

@@ -9,17 +9,12 @@ same file again finds the part and adds nothing.
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import os
-import shutil
-import sys
-import tempfile
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -40,6 +35,7 @@ from flakehunt.ingest.blocks import Piece, plan_block
 from flakehunt.ingest.detect import detect_format
 from flakehunt.ingest.digest import ContentHash, in_legacy_part, remember_digest, start_digest
 from flakehunt.ingest.har import more_after_har, parse_har
+from flakehunt.ingest.inputs import Input, expanded
 from flakehunt.ingest.normalize import normalize_apart
 from flakehunt.ingest.parse import LINE, TEXT, FileState, parse_chunk
 from flakehunt.ingest.read import (
@@ -132,12 +128,13 @@ def ingest_paths(
         "until": until,
         "host": host,
     }
-    with _expanded(paths) as files:
-        for path, label, named in files:
+    with expanded(paths) as inputs:
+        notes.update(inputs.notes)
+        for source in inputs.files:
+            label, named = source.label, source.named
             try:
                 result = _ingest_file(
-                    path,
-                    label,
+                    source,
                     case=case,
                     formats=formats,
                     forced=forced,
@@ -241,54 +238,14 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-@contextmanager
-def _expanded(paths: Sequence[Path | str]) -> Iterator[list[tuple[Path, str, bool]]]:
-    """
-    (path, label, named) for every input file; stdin is spooled to a temporary file first.
-
-    `named` is false for the files found in a folder or by a glob: those may hold other files
-    than logs, which ingest skips, where a file named on its own must be a log.
-    """
-    out: list[tuple[Path, str, bool]] = []
-    spool = None
-    try:
-        for item in paths:
-            text = str(item)
-            if text == "-":
-                with tempfile.NamedTemporaryFile(prefix="flakehunt-stdin-", delete=False) as spool:
-                    shutil.copyfileobj(sys.stdin.buffer, spool)
-                out.append((Path(spool.name), "<stdin>", True))
-                continue
-            path = Path(item)
-            if path.is_dir():
-                found = sorted(
-                    p
-                    for p in path.rglob("*")
-                    if p.is_file() and not any(x.startswith(".") for x in p.parts[len(path.parts) :])
-                )
-                out += [(p, str(p), False) for p in found]
-            elif path.is_file():
-                out.append((path, text, True))
-            elif glob.has_magic(text):
-                matched = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
-                if not matched:
-                    raise FlakehuntError(f"no files match {text!r}")
-                out += [(p, str(p), False) for p in matched]
-            else:
-                raise FlakehuntError(f"no such file or folder {text!r}")
-        yield out
-    finally:
-        if spool is not None:
-            Path(spool.name).unlink(missing_ok=True)
-
-
 def _already(label: str) -> FileResult:
     return FileResult(label, None, status="already ingested")
 
 
 def _ingest_file(
-    path, label, *, case, formats, forced, variant, window, on_progress, geoip_dir, notes
+    source: Input, *, case, formats, forced, variant, window, on_progress, geoip_dir, notes
 ) -> FileResult:
+    path, label = source.path, source.label
     digest = start_digest(case, path)
     if digest.known and any(store.has_part(case, store.EXCHANGES, known + variant) for known in digest.known):
         return _already(label)
@@ -301,7 +258,7 @@ def _ingest_file(
         digests = digest.result()
         if content and content.value and content.value not in digests:
             digests = [content.value, *digests]  # a part is written under the first
-        if digests != digest.known and label != "<stdin>":
+        if digests != digest.known and not source.spooled:
             remember_digest(case, path, digests)
         return [key + variant for key in digests]
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from flakehunt.ingest.inputs import STDIN_LABEL
+
 SKIPPED = "skipped: unknown format"  # a file found in a folder or by a glob
 BROKEN = "skipped: broken JSON document"  # the same, for a cut HAR: the notes say which and why
 
@@ -125,7 +127,7 @@ class IngestSummary:
 
 def common_folder(labels: list[str]) -> str:
     """The folder all of `labels` are in, if more than one ("" otherwise): said once, above them."""
-    paths = [label for label in labels if label != "<stdin>"]
+    paths = [label for label in labels if label != STDIN_LABEL]
     if len(paths) < 2 or len(paths) != len(labels):
         return ""
     try:
