@@ -320,3 +320,42 @@ def test_unreadable_har_is_one_line(tmp_path: Path, content: bytes, message: str
         parse_har(path, file_label="customer.har")
     assert "\n" not in str(caught.value)
     assert "customer.har" in str(caught.value)
+
+
+def _set(document: dict, path: str, value: object) -> None:
+    *parents, last = [int(part) if part.isdigit() else part for part in path.split(".")]
+    for part in parents:
+        document = document[part]
+    document[last] = value
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("log.entries.0.timings", -1),
+        ("log.entries.0.request.headers", 1),
+        ("log.entries.0.response.headers", True),
+        ("log.entries.0.request.cookies", 7),
+        ("log.entries.0.request.queryString", "a=b"),
+        ("log.entries.0.pageref", []),
+        ("log.entries.0.response.bodySize", 2**70),
+        ("log.entries.0.response._transferSize", -(2**70)),
+        ("log.pages", 1),
+        ("log.pages.0.id", []),
+    ],
+)
+def test_a_field_of_the_wrong_type_never_stops_the_parse(path: str, value: object) -> None:
+    """Found by fuzzing real HARs: each used to be a traceback instead of an ingest."""
+    document = json.loads((FIXTURES / "mitmproxy-chrome.har").read_text())
+    entries = len(document["log"]["entries"])
+    _set(document, path, value)
+    exchanges, rejects = parse_har(Path("odd.har"), file_label="odd.har", document=document)
+    assert exchanges.height == entries and rejects.height == 0
+
+
+def test_a_status_no_server_sends_rejects_its_entry_only() -> None:
+    document = json.loads((FIXTURES / "mitmproxy-chrome.har").read_text())
+    _set(document, "log.entries.0.response.status", 2**70)
+    exchanges, rejects = parse_har(Path("odd.har"), file_label="odd.har", document=document)
+    assert exchanges.height == len(document["log"]["entries"]) - 1
+    assert rejects.row(0, named=True)["reason"] == f"response.status {2**70} is not an HTTP status"

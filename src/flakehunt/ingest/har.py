@@ -87,7 +87,11 @@ def parse_har(path: Path, *, file_label: str, document: Any = None) -> tuple[pl.
     log = _har_log(_read_document(path) if document is None else document, path)
     redactor = Redactor()
     entries = log.get("entries")
-    pages = {page.get("id"): page for page in log.get("pages") or [] if isinstance(page, dict)}
+    pages = {
+        page["id"]: page
+        for page in _list(log.get("pages"))
+        if isinstance(page, dict) and _is_id(page.get("id"))
+    }
     rows: list[dict[str, Any]] = []
     rejects: list[dict[str, Any]] = []
     for number, entry in enumerate(entries, start=1):
@@ -96,6 +100,12 @@ def parse_har(path: Path, *, file_label: str, document: Any = None) -> tuple[pl.
         except _BadEntryError as exc:
             rejects.append(
                 {"file": file_label, "line": number, "format": FORMAT, "reason": str(exc), "text": exc.text}
+            )
+            continue
+        except (TypeError, ValueError, AttributeError, OverflowError) as exc:  # a shape no check here foresaw
+            reason = f"entry does not follow HAR 1.2 ({type(exc).__name__}: {exc})"
+            rejects.append(
+                {"file": file_label, "line": number, "format": FORMAT, "reason": reason, "text": ""}
             )
             continue
         row.update(file=file_label, line=number, source="har", format=FORMAT)
@@ -194,7 +204,9 @@ def _entry_row(entry: Any, redactor: Redactor, pages: dict[Any, dict]) -> dict[s
         vendor[f"response.headers.{name}"] = redactor.redact_header(name, value)
 
     parts = urlsplit(safe_url)
-    status = _integer(response.get("status"))
+    status = _integer(response.get("status"), limit=None)
+    if status is not None and not 0 <= status <= 999:
+        raise _BadEntryError(f"response.status {status} is not an HTTP status", safe_url[:2000])
     error = response.get("_error") or entry.get("_error")
     cache_status = _cache_status(response_headers)
     content_length = _content_length(response, response_headers)
@@ -227,7 +239,7 @@ def _entry_row(entry: Any, redactor: Redactor, pages: dict[Any, dict]) -> dict[s
         "edge_pop": _edge_pop(response_headers),
         "edge_ip": _text(entry.get("serverIPAddress"), strip="[] "),
         "time_taken_ms": _milliseconds(entry.get("time")),
-        "ttfb_ms": _milliseconds((entry.get("timings") or {}).get("wait")),
+        "ttfb_ms": _milliseconds(_object(entry.get("timings")).get("wait")),
         "user_agent": request_headers.get("user-agent"),
         "vendor": [{"key": key, "value": value} for key, value in vendor.items()],
     }
@@ -243,7 +255,7 @@ def _add_vendor(
 ) -> None:
     """Everything else worth keeping, under the HAR's own names."""
     pageref = entry.get("pageref")
-    if pageref is not None:
+    if _is_id(pageref):
         vendor["pageref"] = str(pageref)
         if started := (pages.get(pageref) or {}).get("startedDateTime"):
             vendor["page.startedDateTime"] = str(started)
@@ -260,7 +272,7 @@ def _add_vendor(
             vendor[f"response.{key}"] = (
                 redactor.redact_url(str(value)) if key == "redirectURL" else str(value)
             )
-    for key, value in (entry.get("timings") or {}).items():
+    for key, value in _object(entry.get("timings")).items():
         if isinstance(value, int | float) and value >= 0:
             vendor[f"timings.{key}"] = str(value)
     for side, message in (("request", request), ("response", response)):
@@ -276,7 +288,7 @@ def _post_data(post: Any, redactor: Redactor) -> dict[str, str]:
     out = {}
     if post.get("mimeType"):
         out["request.postData.mimeType"] = str(post["mimeType"])
-    params = [p for p in post.get("params") or [] if isinstance(p, dict)]
+    params = [p for p in _list(post.get("params")) if isinstance(p, dict)]
     if params:
         out["request.postData.params"] = "&".join(
             f"{p.get('name', '')}={_redact_param(p, redactor)}" for p in params
@@ -309,7 +321,7 @@ def _redact_body(text: str, mime_type: str, params: list[dict], redactor: Redact
 
 
 def _cookie_pairs(cookies: Any, redactor: Redactor) -> str:
-    pairs = [c for c in cookies or [] if isinstance(c, dict) and c.get("name")]
+    pairs = [c for c in _list(cookies) if isinstance(c, dict) and c.get("name")]
     return "; ".join(f"{c['name']}={redactor.fingerprint(str(c.get('value', '')), 'cookie')}" for c in pairs)
 
 
@@ -321,17 +333,17 @@ def _secret_values(entries: list, redactor: Redactor) -> list[str]:
             continue
         for side in ("request", "response"):
             message = entry.get(side) if isinstance(entry.get(side), dict) else {}
-            for header in message.get("headers") or []:
+            for header in _list(message.get("headers")):
                 if isinstance(header, dict) and secret_kind(str(header.get("name", ""))):
                     found.update(_header_secrets(str(header.get("name")), str(header.get("value") or "")))
-            for cookie in message.get("cookies") or []:
+            for cookie in _list(message.get("cookies")):
                 if isinstance(cookie, dict):
                     found.add(str(cookie.get("value") or ""))
-            for param in message.get("queryString") or []:
+            for param in _list(message.get("queryString")):
                 if isinstance(param, dict) and secret_kind(str(param.get("name", ""))):
                     found.add(str(param.get("value") or ""))
             post = message.get("postData") if isinstance(message.get("postData"), dict) else {}
-            for param in post.get("params") or []:
+            for param in _list(post.get("params")):
                 if isinstance(param, dict) and secret_kind(str(param.get("name", ""))):
                     found.add(str(param.get("value") or ""))
     return sorted((v for v in found if len(v) >= _SECRET_VALUE_MIN), key=len, reverse=True)
@@ -372,7 +384,7 @@ def _scrub(frame: pl.DataFrame, secrets_: list[str], redactor: Redactor) -> pl.D
 def _headers(headers: Any) -> dict[str, str]:
     """Lower-cased names; repeated headers joined the way browsers show them (Set-Cookie by newline)."""
     out: dict[str, str] = {}
-    for header in headers or []:
+    for header in _list(headers):
         if not isinstance(header, dict) or not header.get("name"):
             continue
         name = str(header["name"]).strip().lower()
@@ -449,7 +461,7 @@ def _bytes_sent(response: dict) -> int | None:
         return transfer
     sizes = [_integer(response.get(key)) for key in ("headersSize", "bodySize")]
     known = [size for size in sizes if size is not None and size >= 0]
-    return sum(known) if known else None
+    return _integer(sum(known)) if known else None
 
 
 def _content_length(response: dict, headers: dict[str, str]) -> int | None:
@@ -474,16 +486,28 @@ def _content_hash(content: dict) -> str | None:
     return "sha256:" + hashlib.sha256(body).hexdigest()
 
 
-def _integer(value: Any, *, limit: int | None = None) -> int | None:
+def _integer(value: Any, *, limit: int | None = 2**63 - 1) -> int | None:
+    """`value` as an int within +-`limit` (an Int64's by default; None: any), else None."""
     if isinstance(value, bool):
         return None
     try:
         number = int(value) if isinstance(value, int) else int(str(value).strip())
     except (TypeError, ValueError):
         return None
-    if limit is not None and not -limit <= number <= limit:
-        return None
-    return number
+    return number if limit is None or -limit <= number <= limit else None
+
+
+def _is_id(value: Any) -> bool:
+    """A page id or pageref as HAR has them: a string (some tools write a number)."""
+    return isinstance(value, str | int) and not isinstance(value, bool)
+
+
+def _object(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
 
 
 def _milliseconds(value: Any) -> float | None:
