@@ -410,8 +410,13 @@ HAR = FIXTURES / "har/mitmproxy-chrome.har"
     [
         ("customer.har", HAR.read_bytes()[:3000], "does not parse: Expecting value at line 111, column 24;"),
         ("customer.har.gz", gzip.compress(HAR.read_bytes())[:3000], "its compressed stream ends early"),
+        (
+            "customer.har",
+            b'{"log": {"entries": [' + b"[" * 100_000 + b"]" * 100_000 + b"]}}",
+            "is nested more deeply than Python's JSON reader can follow",
+        ),
     ],
-    ids=["cut", "gzip-cut"],
+    ids=["cut", "gzip-cut", "too-deep"],
 )
 def test_a_har_cut_short_is_called_so_not_an_unknown_format(tmp_path, case_dir, name, data, why):
     path = tmp_path / name

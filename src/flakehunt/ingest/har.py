@@ -102,7 +102,13 @@ def parse_har(path: Path, *, file_label: str, document: Any = None) -> tuple[pl.
                 {"file": file_label, "line": number, "format": FORMAT, "reason": str(exc), "text": exc.text}
             )
             continue
-        except (TypeError, ValueError, AttributeError, OverflowError) as exc:  # a shape no check here foresaw
+        except (
+            TypeError,
+            ValueError,
+            AttributeError,
+            OverflowError,
+            RecursionError,
+        ) as exc:  # unforeseen shapes
             reason = f"entry does not follow HAR 1.2 ({type(exc).__name__}: {exc})"
             rejects.append(
                 {"file": file_label, "line": number, "format": FORMAT, "reason": reason, "text": ""}
@@ -133,6 +139,10 @@ def _read_document(path: Path) -> Any:
     except UnicodeDecodeError as exc:
         raise FlakehuntError(
             f"HAR file {str(path)!r} is not UTF-8 (byte {exc.start}); export it again from the browser"
+        ) from None
+    except RecursionError:
+        raise FlakehuntError(
+            f"HAR file {str(path)!r} is nested more deeply than Python's JSON reader can follow"
         ) from None
     except json.JSONDecodeError as exc:
         joined = more_after_har(exc)

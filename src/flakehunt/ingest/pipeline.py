@@ -503,6 +503,8 @@ def _json_document(path: Path, head: bytes, content: ContentHash | None) -> tupl
         document = json.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         return None, f"{_LIKE_JSON} is not UTF-8 ({exc.reason} at byte {exc.start})"
+    except RecursionError:
+        return None, f"{_LIKE_JSON} is nested more deeply than Python's JSON reader can follow"
     except json.JSONDecodeError as exc:
         if exc.msg == "Extra data":  # a value per line (JSON lines), or a HAR and more
             return None, more_after_har(exc)
