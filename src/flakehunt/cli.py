@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover
     from click import exceptions as click_exceptions
 
 from flakehunt.console import err, out, progress_to_stderr
-from flakehunt.errors import ExitCode, FlakehuntError, Terminated, interrupted_exit
+from flakehunt.errors import ExitCode, FlakehuntError, Terminated, interrupted_exit, storage_problem
 
 # Typer >= 0.22 raises its own Abort (Click's vendored exceptions have none); older ones raise Click's.
 _ABORTS = (getattr(click_exceptions, "Abort", typer.Abort), typer.Abort)
@@ -86,7 +86,7 @@ def _root(
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn a FlakehuntError into one stderr line and its exit code."""
+    """Turn a FlakehuntError, an interrupt or a full or unwritable disk into one stderr line and its exit code."""
     try:
         yield
     except FlakehuntError as exc:
@@ -98,6 +98,12 @@ def user_errors() -> Iterator[None]:
         line, code = interrupted_exit(exc)
         typer.echo(line, err=True)
         raise typer.Exit(code) from None
+    except OSError as exc:
+        problem = storage_problem(exc)
+        if problem is None or state.debug:
+            raise
+        typer.echo(f"flakehunt: error: {problem}", err=True)
+        raise typer.Exit(ExitCode.ENVIRONMENT) from None
 
 
 def print_json(data: Any) -> None:

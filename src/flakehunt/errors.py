@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import errno
 
 
 class ExitCode(enum.IntEnum):
@@ -51,3 +52,29 @@ def interrupted_exit(exc: BaseException) -> tuple[str, ExitCode]:
     """The line and exit code for an interrupt: Ctrl-C is 130, SIGTERM 143."""
     word = interruption(exc)
     return f"flakehunt: {word}", ExitCode.TERMINATED if word == "terminated" else ExitCode.INTERRUPTED
+
+
+_STORAGE = {
+    errno.ENOSPC: "free some space there, or point FLAKEHUNT_HOME at another disk",
+    errno.EDQUOT: "free some space there, or point FLAKEHUNT_HOME at another disk",
+    errno.EROFS: "point FLAKEHUNT_HOME at a folder you can write",
+    errno.EACCES: "point FLAKEHUNT_HOME at a folder you can write",
+    errno.EPERM: "point FLAKEHUNT_HOME at a folder you can write",
+}
+
+
+def storage_problem(exc: OSError) -> str | None:
+    """
+    The one line for a disk that is full or a folder that cannot be written, else None.
+
+    Reads of the user's inputs are explained where they happen; what reaches here is the case
+    store or a report being written.
+
+    >>> storage_problem(OSError(errno.ENOSPC, "No space left on device", "/cases/T-1/x.tmp"))
+    "No space left on device: '/cases/T-1/x.tmp' (free some space there, or point FLAKEHUNT_HOME at another disk)"
+    """
+    hint = _STORAGE.get(exc.errno or 0)
+    if hint is None:
+        return None
+    where = f": {str(exc.filename)!r}" if exc.filename else ""
+    return f"{exc.strerror or exc}{where} ({hint})"

@@ -23,7 +23,10 @@ def parse_when(text: str, *, option: str = "time", now: datetime | None = None) 
     text = text.strip()
     if match := _AGO.match(text):
         amount, unit = int(match.group(1)), _UNITS[match.group(2)]
-        return (now or datetime.now(UTC)) - timedelta(**{unit: amount})
+        try:
+            return (now or datetime.now(UTC)) - timedelta(**{unit: amount})
+        except OverflowError:  # before year 1
+            raise FlakehuntError(f"{option} {text!r} reaches back before the year 1") from None
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from flakehunt.cli import app
@@ -125,6 +127,62 @@ def test_bad_time_window_is_one_line_and_exit_2(tmp_path, monkeypatch, case_dir)
         "flakehunt: error: --until 'yesterday' is not a time; "
         "use ISO 8601 like '2026-11-20T10:00Z' or an age like '24h'\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("options", "line"),
+    [
+        (["--since", "999999999d"], "--since '999999999d' reaches back before the year 1"),
+        (["--since", "99999999999h"], "--since '99999999999h' reaches back before the year 1"),
+        (["--fields", "date time date"], "--fields names 'date' more than once; each field once"),
+    ],
+    ids=["days", "hours", "fields-twice"],
+)
+def test_options_found_by_fuzzing_are_one_line_and_exit_2(tmp_path, monkeypatch, case_dir, options, line):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(FIXTURES / "nginx/beats-nginx-access-test-xff-ipv6.log", "a.log")
+    result = runner.invoke(app, ["ingest", "a.log", "--case", "T-1", *options])
+    assert (result.exit_code, result.stderr) == (ExitCode.BAD_INPUT, f"flakehunt: error: {line}\n")
+
+
+def test_a_case_store_that_cannot_be_written_is_one_line_and_exit_3(tmp_path):
+    home = tmp_path / "home"
+    env = {**os.environ, "FLAKEHUNT_HOME": str(home)}
+    ingest = [sys.executable, "-m", "flakehunt", "ingest"]
+    subprocess.run(
+        [*ingest, str(FIXTURES / "nginx/beats-nginx-access-test-xff-ipv6.log"), "--case", "RO"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    for folder in [home, *home.rglob("*")]:
+        folder.chmod(folder.stat().st_mode & ~0o222)
+    # root writes anywhere: drop the capabilities that let it, as a support engineer's shell has none
+    drop = [
+        "setpriv",
+        "--inh-caps=-dac_override,-dac_read_search",
+        "--bounding-set=-dac_override,-dac_read_search",
+    ]
+    try:
+        done = subprocess.run(
+            [
+                *(drop if os.geteuid() == 0 else []),
+                *ingest,
+                str(FIXTURES / "apache/beats-apache-access-test-mixed.log"),
+                "--case",
+                "RO",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        for folder in [home, *home.rglob("*")]:
+            folder.chmod(folder.stat().st_mode | 0o200)
+    assert done.returncode == ExitCode.ENVIRONMENT, done.stderr
+    assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("flakehunt: error: ") and "Permission denied" in done.stderr
+    assert done.stderr.endswith("(point FLAKEHUNT_HOME at a folder you can write)\n")
 
 
 def test_the_summary_names_the_commonest_reject_reasons_and_case_rejects_lists_the_lines(

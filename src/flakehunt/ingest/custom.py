@@ -135,6 +135,8 @@ def with_columns(base: Format, columns: str) -> Format:
         raise FlakehuntError(
             "--fields is empty; give the field names in order, e.g. 'timestamp c-ip sc-status'"
         )
+    if twice := sorted({name for name in names if names.count(name) > 1}):
+        raise FlakehuntError(f"--fields names {', '.join(map(repr, twice))} more than once; each field once")
     return replace(base.with_columns(names), origin="--fields")
 
 
