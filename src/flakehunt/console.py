@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -32,6 +33,19 @@ err = Console(stderr=True, theme=THEME)
 
 
 ProgressFn = Callable[[str, int, int], None]
+
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    r"""
+    `text` with its control characters shown as escapes: what a log line, a reject reason or a
+    file name holds must not clear the screen or retitle the terminal of whoever reads it.
+
+    >>> printable("04/\x1b[2JJan\n")
+    '04/\\x1b[2JJan\\n'
+    """
+    return _CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
 
 
 @contextmanager

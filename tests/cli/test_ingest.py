@@ -219,3 +219,18 @@ def test_the_summary_names_the_commonest_reject_reasons_and_case_rejects_lists_t
     assert data["files"][0]["reject_reasons"] == [
         {"reason": "expected 5 to 43 tab-separated fields, got 1", "count": 7, "first_line": 1}
     ]
+
+
+def test_log_content_and_file_names_cannot_drive_the_terminal(tmp_path, monkeypatch, case_dir):
+    """A reject reason quotes the log; a file name may look like Rich markup. Both print as they are."""
+    monkeypatch.chdir(tmp_path)
+    lines = (FIXTURES / "nginx/beats-nginx-access-test-xff-ipv6.log").read_text().splitlines()
+    lines[0] = lines[0].replace("/Dec/", "/\x1b[2J\x07Dec/", 1)  # in the time: quoted by the reason
+    Path("br[ack]et.log").write_text("\n".join(lines) + "\n")
+    ingested = runner.invoke(app, ["ingest", "br[ack]et.log", "--case", "T-1", "--format", "nginx_combined"])
+    rejects = runner.invoke(app, ["case", "rejects", "T-1"])
+    for result in (ingested, rejects):
+        assert result.exit_code == 0, result.output
+        assert "br[ack]et.log" in result.stdout
+        assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+        assert "\\x1b[2J\\x07" in result.stdout

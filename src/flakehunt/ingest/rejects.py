@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from flakehunt.case import Case
+from flakehunt.console import printable
 from flakehunt.ingest.pipeline import scan_rejects
 from flakehunt.ingest.summary import common_folder
 
@@ -32,11 +33,11 @@ class RejectedLines:
         if not self.matched:
             return Text("no rejected lines")
         folder = common_folder(self.frame["file"].unique().to_list())
-        parts: list = [Text(f"files in {folder}/", style="fh.dim")] if folder else []
+        parts: list = [Text(f"files in {printable(folder)}/", style="fh.dim")] if folder else []
         for row in self.frame.iter_rows(named=True):
             where = os.path.relpath(row["file"], folder) if folder else row["file"]
-            parts.append(Text(f"{where}:{row['line']}: {row['reason']}"))
-            text = (row["text"] or "").replace("\t", "\\t").replace("\r", "\\r")  # a tab shows as \t
+            parts.append(Text(printable(f"{where}:{row['line']}: {row['reason']}")))
+            text = printable((row["text"] or "").replace("\t", "\\t"))  # a tab shows as \t, an escape as \x1b
             if len(text) > _SHOWN_CHARS:
                 text = text[: _SHOWN_CHARS - 1] + "…"
             parts.append(Text(f"    {text}", style="fh.dim", no_wrap=True, overflow="ellipsis"))

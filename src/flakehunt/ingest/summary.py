@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from flakehunt.console import printable
 from flakehunt.ingest.inputs import STDIN_LABEL
 
 SKIPPED = "skipped: unknown format"  # a file found in a folder or by a glob
@@ -85,7 +86,7 @@ class IngestSummary:
                 f.status, (f.format or "-", f.status)
             )
             table.add_row(
-                os.path.relpath(f.file, folder) if folder else f.file,
+                Text(printable(os.path.relpath(f.file, folder) if folder else f.file)),  # Text: no markup
                 shown_format,
                 f"{f.lines:,}",
                 f"{f.kept:,}",
@@ -97,10 +98,10 @@ class IngestSummary:
             if not self.rows_added and self.files and all(f.status == "already ingested" for f in self.files)
             else f"{self.rows_added:,} rows added to case {self.case_id}, {self.rejected:,} rejected"
         )
-        parts: list = [Text(f"files in {folder}/", style="fh.dim")] if folder else []
+        parts: list = [Text(f"files in {printable(folder)}/", style="fh.dim")] if folder else []
         parts += [table, Text(added)]
-        parts += [Text(f"  {line}", style="fh.error") for line in self._reason_lines(folder)]
-        parts += [Text(f"note: {note}", style="fh.dim") for note in self.notes]
+        parts += [Text(f"  {printable(line)}", style="fh.error") for line in self._reason_lines(folder)]
+        parts += [Text(f"note: {printable(note)}", style="fh.dim") for note in self.notes]
         return Group(*parts)
 
     def _reason_lines(self, folder: str, limit: int = 3) -> list[str]:
