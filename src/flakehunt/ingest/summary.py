@@ -38,6 +38,10 @@ class FileResult:
         return sorted(self.reasons.items(), key=lambda item: (-item[1][0], item[1][1]))[:limit]
 
 
+def already_ingested(label: str) -> FileResult:
+    return FileResult(label, None, status="already ingested")
+
+
 @dataclass
 class IngestSummary:
     """The result of `ingest_paths`: one FileResult per input, and notes worth saying once."""
