@@ -522,6 +522,37 @@ def test_a_rerun_trusts_the_remembered_hash_and_a_changed_file_is_read_again(tmp
     assert read_exchanges(case).height == 15
 
 
+def test_the_same_log_again_with_other_options_adds_only_lines_not_in_the_case(case_dir):
+    """A relative --since is a new window each run: before, each run added every row again."""
+    path = FIXTURES / "nginx/crowdsec-hub-nginx_http-logs-mixed.log"
+    case, narrow = ingest_one(path, since=datetime(2020, 6, 8), until=datetime(2020, 6, 9))
+    _, wide = ingest_one(path, since=datetime(2020, 1, 1))
+    _, same_again = ingest_one(path, since=datetime(2020, 1, 2))
+    _, unfiltered = ingest_one(path)
+    everything = read_exchanges(case)
+    assert everything["line"].is_unique().all() and everything.height == 8  # 9 lines, 1 an error-log line
+    assert (narrow.rows_added, wide.rows_added) == (6, 2)
+    assert wide.files[0].known == 7 and "not added again" in " ".join(wide.notes)  # 6 rows, 1 reject
+    assert same_again.rows_added == unfiltered.rows_added == 0
+    assert same_again.files[0].status == unfiltered.files[0].status == "already ingested"
+    assert len(read_rejects(case)) == 1  # the error-log line, rejected once
+    for result in (narrow, wide, unfiltered):
+        f = result.files[0]
+        assert f.lines == f.kept + f.rejected + f.skipped + f.filtered + f.known
+
+
+def test_a_line_one_format_rejected_is_added_when_another_format_reads_it(tmp_path, case_dir):
+    log = tmp_path / "access.log"
+    shutil.copyfile(FIXTURES / "nginx/beats-nginx-access-test-xff-ipv6.log", log)
+    case, wrong = ingest_one(log, format_name="cloudfront")  # not tab-separated: every line rejected
+    _, right = ingest_one(log, format_name="nginx_combined")
+    _, wrong_again = ingest_one(log, format_name="cloudfront", since=datetime(2000, 1, 1))
+    assert (wrong.rows_added, wrong.rejected) == (0, 7)
+    assert (right.rows_added, right.files[0].known) == (7, 0)
+    assert (wrong_again.rows_added, wrong_again.rejected, wrong_again.files[0].known) == (0, 0, 7)
+    assert read_exchanges(case).height == 7 and len(read_rejects(case)) == 7
+
+
 def test_since_until_and_host_filters(case_dir):
     path = FIXTURES / "nginx/crowdsec-hub-nginx_http-logs-mixed.log"
     case, summary = ingest_one(

@@ -319,7 +319,8 @@ def ingest(
     A folder's or glob's files in no known log format (a README) are skipped and listed, and a
     broken HAR among them is named; when no file could be read at all, that is an error (exit 2).
     Subfolders that cannot be read, links to folders (not followed) and links to nothing are
-    named in a note. The same content is added once, whatever its name or compression.
+    named in a note. The same content is added once, whatever its name or compression; read
+    again with other options (a wider --since), only the lines not yet in the case are added.
     """
     from flakehunt.case import open_case
     from flakehunt.ingest import ingest_paths

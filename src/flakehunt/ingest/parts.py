@@ -12,10 +12,12 @@ import os
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from flakehunt import store
@@ -29,6 +31,22 @@ from flakehunt.schema import REJECT_SCHEMA, conform
 REJECTS = "rejects"
 
 
+@dataclass(frozen=True)
+class PartKey:
+    """
+    What an input's parts are named by: its content's keys (the first names new parts; under
+    the others an earlier version may have stored the same content) and a suffix for the
+    options that change what is kept (`--since`, `--format`, ...; "" for none).
+    """
+
+    keys: list[str]
+    variant: str = ""
+
+    @property
+    def ids(self) -> list[str]:
+        return [key + self.variant for key in self.keys]
+
+
 class PartWriter:
     """
     Stream chunks into temporary Parquet files; rename into place only when all went well.
@@ -40,12 +58,11 @@ class PartWriter:
 
     _PENDING = 2
 
-    def __init__(self, case: Case, part_ids: Callable[[], list[str]]) -> None:
+    def __init__(self, case: Case, part_key: Callable[[], PartKey]) -> None:
         self.case = case
-        # Asked for at the end, as the content hash may still be computing: the id to write the
-        # part under, then any the same content may be stored under by an earlier version.
-        self.part_ids = part_ids
+        self.part_key = part_key  # asked for at the end: the content hash may still be computing
         self.duplicate = False  # set when the part turned out to be there already
+        self.known = {store.EXCHANGES: 0, REJECTS: 0}  # rows left out: the case had their lines
         self.writers: dict[str, pq.ParquetWriter] = {}
         self.tmps: dict[str, Path] = {}
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flakehunt-parquet")
@@ -57,10 +74,18 @@ class PartWriter:
         return self
 
     def outcome(self, result: FileResult) -> FileResult:
-        """`result` with the reasons of the rejects written, or "already ingested" if the part was there."""
+        """
+        `result` with the reasons of the rejects written and the lines the case had already, or
+        "already ingested" if the part was there.
+        """
         if self.duplicate:
             return already_ingested(result.file)
         result.reasons = self.reasons
+        result.kept -= self.known[store.EXCHANGES]
+        result.rejected -= self.known[REJECTS]
+        result.known = sum(self.known.values())
+        if result.known and not result.kept and not result.rejected:
+            result.status = "already ingested"
         return result
 
     def _write(self, name: str, rows: pl.DataFrame | pa.Table) -> None:
@@ -124,16 +149,91 @@ class PartWriter:
                     tmp.unlink(missing_ok=True)
 
     def _publish(self) -> None:
-        """Rename the parts into place, or drop them when the same content is there already."""
-        part_id, *aliases = self.part_ids()
-        targets = {name: store.part_path(self.case, name, part_id) for name in self.tmps}
-        if any(store.has_part(self.case, store.EXCHANGES, known) for known in [part_id, *aliases]):
+        """
+        Rename the parts into place, or drop them when the same content is there already. What
+        the same content read with other options stored (an earlier `--since 2h`) is left out.
+        """
+        key = self.part_key()
+        if any(store.has_part(self.case, store.EXCHANGES, known) for known in key.ids):
             self.duplicate = True
             return
+        if siblings := _siblings(self.case, key):
+            self._leave_out_known_lines(siblings)
+        targets = {name: store.part_path(self.case, name, key.ids[0]) for name in self.tmps}
         # rejects first: the exchanges part is the marker that the file is done
         for name in (REJECTS, store.EXCHANGES):
             if name in self.tmps:
                 os.replace(self.tmps[name], targets[name])
+
+    def _leave_out_known_lines(self, siblings: list[str]) -> None:
+        """
+        Drop the rows of lines the sibling parts hold: an exchange if one of them kept that line,
+        a reject if one of them kept or rejected it. A line one read rejected and another read
+        (another `--format`) parses is added.
+        """
+        kept = _lines(self.case, store.EXCHANGES, siblings)
+        for name, known in (
+            (store.EXCHANGES, kept),
+            (REJECTS, pa.concat_arrays([kept, _lines(self.case, REJECTS, siblings)])),
+        ):
+            if name in self.tmps and len(known):
+                self.known[name] = _without_lines(self.tmps[name], known)
+        if self.known[REJECTS]:
+            self.reasons = _reasons(self.tmps[REJECTS])
+
+
+def _siblings(case: Case, key: PartKey) -> list[str]:
+    """Ids of the exchanges parts of the same content under other options."""
+    folder = store.dataset_dir(case, store.EXCHANGES)
+    own = set(key.ids)
+    found = []
+    for content in key.keys:
+        for part in folder.glob(f"{content}*.parquet"):
+            if part.stem not in own and (part.stem == content or part.stem.startswith(content + "-")):
+                found.append(part.stem)
+    return sorted(found)
+
+
+def _lines(case: Case, name: str, part_ids: list[str]) -> pa.Array:
+    """The distinct line numbers in these parts of dataset `name`."""
+    paths = [store.part_path(case, name, part_id) for part_id in part_ids]
+    paths = [path for path in paths if path.exists()]
+    if not paths:
+        return pa.array([], pa.int64())
+    lines = pl.scan_parquet(paths).select(pl.col("line").cast(pl.Int64)).unique().collect()["line"]
+    return lines.to_arrow()
+
+
+def _without_lines(part: Path, known: pa.Array) -> int:
+    """Rewrite the temporary `part` without the rows whose line is in `known`; how many went."""
+    source = pq.ParquetFile(part)
+    if source.metadata.num_rows == 0:
+        return 0
+    dropped = 0
+    rewritten = temporary_beside(part)
+    try:
+        with pq.ParquetWriter(
+            rewritten, source.schema_arrow, **parquet_options(source.schema_arrow)
+        ) as writer:
+            for batch in source.iter_batches():
+                keep = pc.invert(pc.is_in(batch["line"], value_set=known))
+                kept = batch.filter(keep)
+                dropped += batch.num_rows - kept.num_rows
+                writer.write_batch(kept)
+        os.replace(rewritten, part)
+    finally:
+        rewritten.unlink(missing_ok=True)
+    return dropped
+
+
+def _reasons(rejects: Path) -> dict[str, tuple[int, int]]:
+    """Reject reason -> (count, first line), of a written rejects part."""
+    tally = (
+        pl.read_parquet(rejects, columns=["reason", "line"])
+        .group_by("reason")
+        .agg(pl.len(), pl.col("line").min())
+    )
+    return {reason or "?": (count, first) for reason, count, first in tally.iter_rows()}
 
 
 # Dictionary encoding pays for repeated values and costs a hash per value: not for ids, times and

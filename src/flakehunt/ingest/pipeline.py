@@ -35,7 +35,7 @@ from flakehunt.ingest.har import more_after_har, parse_har
 from flakehunt.ingest.inputs import Input, expanded
 from flakehunt.ingest.normalize import normalize_apart
 from flakehunt.ingest.parse import LINE, TEXT, FileState, parse_chunk
-from flakehunt.ingest.parts import REJECTS, PartWriter, arrow_table
+from flakehunt.ingest.parts import REJECTS, PartKey, PartWriter, arrow_table
 from flakehunt.ingest.read import (
     DAMAGED,
     HEAD_BYTES,
@@ -153,6 +153,11 @@ def ingest_paths(
                 result = FileResult(label, None, status=SKIPPED)
             except FlakehuntError as exc:
                 raise _after(exc, case, summary, params) from None
+            if result.known:
+                notes.add(
+                    f"{label!r}: {result.known:,} line(s) were in the case already, from an ingest of "
+                    "the same content with other options; they were not added again"
+                )
             summary.files.append(result)
     if summary.files and len(unknown) + len(broken) == len(summary.files):  # nothing could be read
         first, *others = [*broken, *unknown]  # a broken HAR first: it is what the customer sent
@@ -246,13 +251,13 @@ def _ingest_file(
 
     content = ContentHash() if compression(path) else None
 
-    def part_ids() -> list[str]:  # asked for when the part is complete, so the hash runs beside the parse
+    def part_key() -> PartKey:  # asked for when the part is complete, so the hash runs beside the parse
         digests = digest.result()
         if content and content.value and content.value not in digests:
             digests = [content.value, *digests]  # a part is written under the first
         if digests != digest.known and not source.spooled:
             remember_digest(case, path, digests)
-        return [key + variant for key in digests]
+        return PartKey(digests, variant)
 
     head, broken = read_head(path)
     if content and not broken and len(head) < HEAD_BYTES:
@@ -264,14 +269,14 @@ def _ingest_file(
             document,
             label,
             case=case,
-            part_ids=part_ids,
+            part_key=part_key,
             window=window,
             geoip_dir=geoip_dir,
             notes=notes,
         )
     if not head.strip():  # an empty file, or a compressed one broken before its first line
         result = FileResult(label, forced.name if forced else None, rejected=1 if broken else 0)
-        with PartWriter(case, part_ids) as writer:
+        with PartWriter(case, part_key) as writer:
             writer.exchanges(conform(pl.DataFrame(schema=EXCHANGE_SCHEMA)))
             if broken:
                 writer.rejects(_cut_stream(1, broken), label, result.format)
@@ -284,7 +289,7 @@ def _ingest_file(
             case=case,
             formats=formats,
             forced=forced,
-            part_ids=part_ids,
+            part_key=part_key,
             window=window,
             geoip_dir=geoip_dir,
             notes=notes,
@@ -292,7 +297,7 @@ def _ingest_file(
     sniff = _sniff_lines(head)
     if forced is None and len(head) < HEAD_BYTES and _only_comments(sniff):
         # e.g. a CloudFront log of an hour without requests: a header and nothing else
-        with PartWriter(case, part_ids) as writer:
+        with PartWriter(case, part_key) as writer:
             writer.exchanges(conform(pl.DataFrame(schema=EXCHANGE_SCHEMA)))
         return writer.outcome(FileResult(label, None, lines=sniff.height, skipped=sniff.height))
     fmt = forced or _detect(sniff, formats, label, not_json)
@@ -301,7 +306,7 @@ def _ingest_file(
     total = path.stat().st_size
     prepare = partial(_prepare, fmt, label=label, window=window, geoip_dir=geoip_dir)
     finish = partial(_finish, fmt, label, result, notes)
-    with PartWriter(case, part_ids) as writer, _InOrder(workers=_WORKERS, ahead=_WORKERS) as jobs:
+    with PartWriter(case, part_key) as writer, _InOrder(workers=_WORKERS, ahead=_WORKERS) as jobs:
         try:
             for block in iter_blocks(path, on_decompressed=content.reading() if content else None):
                 for job in plan_block(fmt, block, state):
@@ -511,7 +516,7 @@ def _is_har(document) -> bool:
     )
 
 
-def _ingest_har(path, document, label, *, case, part_ids, window, geoip_dir, notes) -> FileResult:
+def _ingest_har(path, document, label, *, case, part_key, window, geoip_dir, notes) -> FileResult:
     exchanges, rejects = parse_har(path, file_label=label, document=document)
     result = FileResult(label, "har", lines=exchanges.height + rejects.height, rejected=rejects.height)
     exchanges = conform(exchanges)
@@ -520,13 +525,13 @@ def _ingest_har(path, document, label, *, case, part_ids, window, geoip_dir, not
     result.filtered = before - exchanges.height
     exchanges = _enrich(exchanges, geoip_dir, notes)
     result.kept = exchanges.height
-    with PartWriter(case, part_ids) as writer:
+    with PartWriter(case, part_key) as writer:
         writer.exchanges(exchanges)
         writer.rejects_conformed(conform(rejects, REJECT_SCHEMA))
     return writer.outcome(result)
 
 
-def _ingest_records(document, path, label, *, case, formats, forced, part_ids, window, geoip_dir, notes):
+def _ingest_records(document, path, label, *, case, formats, forced, part_key, window, geoip_dir, notes):
     records = document if isinstance(document, list) else [document]
     text = "\n".join(json.dumps(r, separators=(",", ":")) if isinstance(r, dict) else "[]" for r in records)
     lines = lines_from_text(text)
@@ -534,7 +539,7 @@ def _ingest_records(document, path, label, *, case, formats, forced, part_ids, w
     result = FileResult(label, fmt.name)
     too_long = lines.head(0).select(LINE, pl.lit("").alias("reason"), TEXT)
     piece = Piece(parse_chunk(fmt, lines, FileState()), too_long, lines.height, lambda: lines)
-    with PartWriter(case, part_ids) as writer:
+    with PartWriter(case, part_key) as writer:
         prepared = _prepare(fmt, lambda: piece, label, window, geoip_dir)
         _finish(fmt, label, result, notes, writer, prepared)
     return writer.outcome(result)

@@ -23,6 +23,7 @@ class FileResult:
     rejected: int = 0
     skipped: int = 0  # blank and comment lines
     filtered: int = 0  # outside --since/--until/--host
+    known: int = 0  # in the case already: the same content was ingested before with other options
     status: str = "ingested"  # or "already ingested", SKIPPED or BROKEN
     reasons: dict[str, tuple[int, int]] = field(default_factory=dict)  # reject reason: count, first line
 
