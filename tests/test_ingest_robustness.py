@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import shutil
 import signal
@@ -533,3 +534,20 @@ def _signal_mid_ingest(tmp_path: Path, signum: int) -> tuple[subprocess.Popen, P
         time.sleep(0.02)  # the first block is being written: the ingest is under way
     process.send_signal(signum)
     return process, exchanges
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_a_har_too_large_to_read_whole_says_so_plain_or_compressed(tmp_path, case_dir, monkeypatch, suffix):
+    """The limit is on the decompressed size: a 40 KB .gz may hold gigabytes."""
+    from flakehunt.ingest import pipeline
+
+    monkeypatch.setattr(pipeline, "JSON_DOCUMENT_LIMIT", 1 << 20)
+    document = json.loads(HAR.read_text())
+    document["log"]["comment"] = "x" * (2 << 20)
+    data = json.dumps(document).encode()
+    path = tmp_path / f"customer.har{suffix}"
+    path.write_bytes(gzip.compress(data) if suffix else data)
+    with pytest.raises(
+        UnknownFormatError, match=r"is over the 1 MB a HAR may be, decompressed \(a HAR is read whole\)"
+    ):
+        ingest(path)

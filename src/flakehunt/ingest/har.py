@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import polars as pl
 
 from flakehunt.errors import FlakehuntError
-from flakehunt.ingest.read import DAMAGED, read_whole
+from flakehunt.ingest.read import DAMAGED, JSON_DOCUMENT_LIMIT, TooLargeError, read_whole
 from flakehunt.redact import Redactor, secret_kind
 from flakehunt.schema import EXCHANGE_SCHEMA, REJECT_SCHEMA, conform
 
@@ -129,7 +129,12 @@ class _BadEntryError(ValueError):
 
 def _read_document(path: Path) -> Any:
     try:
-        raw = read_whole(path)  # a HAR may come gzipped or zstd-compressed
+        raw = read_whole(path, limit=JSON_DOCUMENT_LIMIT)  # a HAR may come gzipped or zstd-compressed
+    except TooLargeError:
+        raise FlakehuntError(
+            f"HAR file {str(path)!r} is over the {JSON_DOCUMENT_LIMIT >> 20} MB a HAR may be, decompressed "
+            "(a HAR is read whole); record a shorter session"
+        ) from None
     except DAMAGED as exc:
         raise FlakehuntError(f"HAR file {str(path)!r} is damaged: {exc}; was it cut short?") from None
     except OSError as exc:

@@ -39,7 +39,9 @@ from flakehunt.ingest.parts import REJECTS, PartKey, PartWriter, arrow_table
 from flakehunt.ingest.read import (
     DAMAGED,
     HEAD_BYTES,
+    JSON_DOCUMENT_LIMIT,
     MAX_LINE_BYTES,
+    TooLargeError,
     TruncatedInputError,
     compression,
     iter_blocks,
@@ -54,7 +56,6 @@ from flakehunt.timeparse import check_window
 
 ProgressFn = Callable[[str, int, int], None]
 _WORKERS = 2  # blocks parsed at once
-JSON_DOCUMENT_LIMIT = 512 * 1024 * 1024
 
 
 def ingest_paths(
@@ -486,10 +487,16 @@ def _json_document(path: Path, head: bytes, content: ContentHash | None) -> tupl
     start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     if start not in (b"{", b"["):
         return None, ""
+    too_large = (
+        f"{_LIKE_JSON} is over the {JSON_DOCUMENT_LIMIT >> 20} MB a HAR may be, decompressed "
+        "(a HAR is read whole); record a shorter session"
+    )
     if path.stat().st_size > JSON_DOCUMENT_LIMIT:
-        return None, ""
+        return None, too_large  # said only if no line format reads it (a large JSON lines log)
     try:
-        data = read_whole(path)
+        data = read_whole(path, limit=JSON_DOCUMENT_LIMIT)
+    except TooLargeError:
+        return None, too_large
     except DAMAGED as exc:
         return None, f"{_LIKE_JSON} its compressed stream ends early ({exc}); was it cut short?"
     except OSError as exc:  # as for any other input: one line, and the ingest stops

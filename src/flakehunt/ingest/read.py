@@ -30,6 +30,7 @@ from flakehunt.ingest.parse import LINE, TEXT
 CHUNK_BYTES = 16 * 1024 * 1024  # two in flight keep 2 cores busy; bigger blocks cost page faults, not speed
 MAX_LINE_BYTES = 1024 * 1024
 HEAD_BYTES = 256 * 1024  # read first, to sniff the format; a shorter file is all in its head
+JSON_DOCUMENT_LIMIT = 512 * 1024 * 1024  # a HAR is read whole: at most this much, decompressed
 OVER_LONG = f"line over the {MAX_LINE_BYTES} byte limit"
 _GZIP = b"\x1f\x8b"
 _ZSTD = b"\x28\xb5\x2f\xfd"
@@ -130,14 +131,24 @@ def read_head(path: Path, limit: int = HEAD_BYTES) -> tuple[bytes, str]:
     return bytes(out), broken
 
 
-def read_whole(path: Path) -> bytes:
-    """The whole file, decompressed. Raises one of `DAMAGED`, or OSError."""
+class TooLargeError(Exception):
+    """A file read whole is larger, decompressed, than its reader allows."""
+
+
+def read_whole(path: Path, *, limit: int | None = None) -> bytes:
+    """
+    The whole file, decompressed; TooLargeError past `limit` bytes (a small `.gz` may hold any
+    amount). Raises one of `DAMAGED`, or OSError.
+    """
     stream, raw = open_decompressed(path)
     try:
-        return stream.read()
+        data = stream.read() if limit is None else stream.read(limit + 1)
     finally:
         stream.close()
         raw.close()
+    if limit is not None and len(data) > limit:
+        raise TooLargeError(f"over {limit:,} bytes")
+    return data
 
 
 @dataclass
