@@ -15,6 +15,7 @@ import getpass
 import json
 import os
 import re
+import shutil
 import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -84,7 +85,8 @@ def open_case(case_id: str, *, create: bool = True, root: Path | None = None) ->
     """
     if not _CASE_ID.match(case_id):
         raise FlakehuntError(
-            f"case id {case_id!r} must start with a letter or digit and hold only letters, digits and . _ -"
+            f"case id {case_id!r} must start with a letter or digit and hold only letters, digits and . _ -, "
+            "at most 128 of them"
         )
     case = Case(case_id, (root or cases_root()) / case_id)
     if not case.settings_path.exists():
@@ -94,6 +96,21 @@ def open_case(case_id: str, *, create: bool = True, root: Path | None = None) ->
         created = datetime.now(UTC).replace(microsecond=0)
         write_atomic(case.settings_path, tomli_w.dumps({"id": case_id, "created": created}).encode())
     return case
+
+
+def case_exists(case_id: str, *, root: Path | None = None) -> bool:
+    return ((root or cases_root()) / case_id / "case.toml").exists()
+
+
+def discard_if_unused(case: Case) -> bool:
+    """
+    Remove a case that holds nothing (no journal, no data file): what a first command that
+    failed at once (a typo in a path) created. Returns whether it was removed.
+    """
+    if case.journal_path.exists() or any(p.is_file() for p in case.data_dir.rglob("*")):
+        return False
+    shutil.rmtree(case.root, ignore_errors=True)
+    return True
 
 
 def list_cases(root: Path | None = None) -> list[Case]:

@@ -322,25 +322,32 @@ def ingest(
     named in a note. The same content is added once, whatever its name or compression; read
     again with other options (a wider --since), only the lines not yet in the case are added.
     """
-    from flakehunt.case import open_case
+    from flakehunt.case import case_exists, discard_if_unused, open_case
     from flakehunt.ingest import ingest_paths
     from flakehunt.timeparse import parse_window
 
     with user_errors(), progress_to_stderr("ingesting", enabled=output == "text", unit="bytes") as progress:
         start, end = parse_window(since, until)
-        summary = ingest_paths(
-            paths,
-            case=open_case(case),
-            format_name=format_name,
-            since=start,
-            until=end,
-            host=host,
-            nginx_format=nginx_format,
-            fields=fields,
-            mapping=mapping,
-            geoip_dir=geoip_dir,
-            on_progress=progress,
-        )
+        new_case = not case_exists(case)
+        target = open_case(case)
+        try:
+            summary = ingest_paths(
+                paths,
+                case=target,
+                format_name=format_name,
+                since=start,
+                until=end,
+                host=host,
+                nginx_format=nginx_format,
+                fields=fields,
+                mapping=mapping,
+                geoip_dir=geoip_dir,
+                on_progress=progress,
+            )
+        except FlakehuntError:
+            if new_case:  # a typo in a path should not leave a case in 'flakehunt case list'
+                discard_if_unused(target)
+            raise
     if output == "json":
         print_json(summary.to_dict())
     else:

@@ -234,3 +234,14 @@ def test_log_content_and_file_names_cannot_drive_the_terminal(tmp_path, monkeypa
         assert "br[ack]et.log" in result.stdout
         assert "\x1b" not in result.stdout and "\x07" not in result.stdout
         assert "\\x1b[2J\\x07" in result.stdout
+
+
+def test_a_failed_first_ingest_leaves_no_empty_case_behind(tmp_path, monkeypatch, case_dir):
+    monkeypatch.chdir(tmp_path)
+    failed = runner.invoke(app, ["ingest", "typo.log", "--case", "NEW-1"])
+    assert failed.exit_code == ExitCode.BAD_INPUT
+    assert not (case_dir / "NEW-1").exists()
+    shutil.copy(FIXTURES / "nginx/beats-nginx-access-test-xff-ipv6.log", "a.log")
+    assert runner.invoke(app, ["ingest", "a.log", "--case", "NEW-1"]).exit_code == 0
+    again = runner.invoke(app, ["ingest", "typo.log", "--case", "NEW-1"])
+    assert again.exit_code == ExitCode.BAD_INPUT and (case_dir / "NEW-1" / "case.toml").exists()
