@@ -255,6 +255,22 @@ def test_cloudflare_integer_nanoseconds(case_dir):
     assert (first["client_ip"], first["status"], first["bytes_sent"]) == ("89.163.242.206", 200, 12480)
 
 
+def test_numbers_no_column_can_hold_are_kept_as_text_not_lost(tmp_path, case_dir):
+    """Found by fuzzing: a status of 99999 or a byte count past int64 was read as null, and gone."""
+    lines = (FIXTURES / "cloudflare-logpush/lnav-logfile_cloudflare-epoch-ns.ndjson").read_text().splitlines()
+    record = json.loads(lines[0])
+    record.update(EdgeResponseStatus=99999, EdgeResponseBytes=2**70)
+    path = tmp_path / "odd.ndjson"
+    path.write_text("\n".join([json.dumps(record), *lines[1:]]) + "\n")
+    case, summary = ingest_one(path)
+    assert summary.rejected == 0 and summary.rows_added == len(lines)
+    first = row(case, 1)
+    assert (first["status"], first["bytes_sent"]) == (None, None)
+    vendor = dict((item["key"], item["value"]) for item in first["vendor"])
+    assert (vendor["EdgeResponseStatus"], vendor["EdgeResponseBytes"]) == ("99999", str(2**70))
+    assert "EdgeResponseStatus" not in dict((item["key"], item["value"]) for item in row(case, 2)["vendor"])
+
+
 def test_cloudflare_without_colo_code(case_dir):
     case, _ = ingest_one(FIXTURES / "cloudflare-logpush/lnav-logfile_cloudflare-ripe.json")
     line = row(case, 1)

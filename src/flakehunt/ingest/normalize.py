@@ -81,6 +81,14 @@ def normalize_apart(fmt: Format, rows: pl.DataFrame, *, file_label: str) -> Norm
     frame = rows.lazy().with_columns(expr.alias(f"__t_{name}") for name, expr in columns.items())
     frame = _composites(frame, set(columns))
     filled = set(columns) | _composite_outputs(set(columns))
+    numbers = list(  # numeric fields not kept in `vendor` anyway, each once
+        {
+            m.vendor: m
+            for ms in targets.values()
+            for m in ms
+            if (m.to in _INTS or m.to in _FLOATS) and not m.keep
+        }.values()
+    )
     out = frame.select(
         pl.col("__ts").alias("ts"),
         pl.lit(fmt.source).alias("source"),
@@ -88,12 +96,36 @@ def normalize_apart(fmt: Format, rows: pl.DataFrame, *, file_label: str) -> Norm
         *[_column(name, name in filled) for name in _NORMAL],
         pl.lit(file_label).alias("file"),
         pl.col(LINE).alias("line"),
-    )
-    out = conform(out).collect()
+        *[pl.col(m.vendor).cast(pl.String).alias(_RAW_NUMBER + m.vendor) for m in numbers],
+    ).collect()
+    unread = _unread_numbers(out, numbers)
+    out = conform(out)
     if "client_ip" in filled:
         out = _first_addresses(out)
     vendor = rows.select(pl.col(key).cast(pl.String) for key in _vendor_keys(fmt, present))
+    if unread.width:  # what no number column could hold stays, as text, with the vendor fields
+        vendor = pl.concat([vendor, unread], how="horizontal") if vendor.width else unread
     return Normalized(out, vendor, rejects)
+
+
+_RAW_NUMBER = "__number_text_"
+
+
+def _unread_numbers(out: pl.DataFrame, numbers: list[FieldMap]) -> pl.DataFrame:
+    """
+    The text of each numeric vendor field on the rows whose number column stayed empty though
+    the field was not (a status of 99999, a byte count past int64), under the field's name;
+    only the fields where that happened. So nothing is lost, yet the common case costs a check.
+    """
+    columns = []
+    for mapping in numbers:
+        raw = out[_RAW_NUMBER + mapping.vendor]
+        lost = raw.is_not_null() & out[mapping.to].is_null()  # null masks only: no string is read
+        if lost.any():
+            lost &= raw.str.strip_chars().str.len_bytes() > 0  # an empty field is no number
+        if lost.any():
+            columns.append(pl.select(pl.when(lost).then(raw)).to_series().alias(mapping.vendor))
+    return pl.DataFrame(columns)
 
 
 _NORMAL = [n for n in EXCHANGE_SCHEMA if n not in {"ts", "source", "format", "file", "line", "vendor"}]
