@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -22,6 +23,7 @@ from flakehunt.errors import FlakehuntError, UnknownFormatError
 from flakehunt.ingest import ingest_paths, read_rejects
 from flakehunt.ingest.har import parse_har
 from flakehunt.ingest.read import MAX_LINE_BYTES, zstd
+from flakehunt.ingest.summary import SKIPPED
 from flakehunt.store import read_exchanges
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -551,3 +553,42 @@ def test_a_har_too_large_to_read_whole_says_so_plain_or_compressed(tmp_path, cas
         UnknownFormatError, match=r"is over the 1 MB a HAR may be, decompressed \(a HAR is read whole\)"
     ):
         ingest(path)
+
+
+def _tar_gz(member: Path) -> bytes:
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        archive.add(member, arcname=member.name)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "said"),
+    [
+        ("logs.tar.gz", _tar_gz, "is a tar archive; extract it (tar xf) and ingest the folder"),
+        ("logs.gz.gz", lambda log: gzip.compress(gzip.compress(log.read_bytes())), "is compressed twice"),
+        ("logs.zip", lambda log: b"PK\x03\x04" + log.read_bytes(), "is a zip archive; unzip it"),
+        ("logs.bz2", lambda log: __import__("bz2").compress(log.read_bytes()), "is bzip2-compressed"),
+        ("logs.xz", lambda log: __import__("lzma").compress(log.read_bytes()), "is xz-compressed"),
+        ("utf16.log", lambda log: log.read_text().encode("utf-16"), "is UTF-16 text; convert it to UTF-8"),
+        (
+            "mac.log",
+            lambda log: log.read_bytes().replace(b"\n", b"\r"),
+            "ends its lines with a carriage return alone",
+        ),
+    ],
+    ids=["tar.gz", "gz.gz", "zip", "bz2", "xz", "utf-16", "cr-only"],
+)
+def test_what_is_no_log_text_is_named_not_read_as_lines(tmp_path, case_dir, name, make, said):
+    """A .tar.gz read as lines lost its first record to the tar header and added the rest twice."""
+    path = tmp_path / name
+    path.write_bytes(make(NGINX))
+    with pytest.raises(UnknownFormatError, match=re.escape(f"{str(path)!r} {said}")):
+        ingest(path)
+    shutil.copyfile(NGINX, tmp_path / "access.log")
+    _, summary = ingest(tmp_path)  # in a folder: skipped and listed, the log beside it read
+    assert [f.status for f in summary.files if f.file == str(path)] == [SKIPPED]
+    assert summary.rows_added == 7

@@ -46,6 +46,7 @@ from flakehunt.ingest.read import (
     compression,
     iter_blocks,
     lines_from_text,
+    not_text,
     read_head,
     read_whole,
     unreadable,
@@ -261,6 +262,8 @@ def _ingest_file(
         return PartKey(digests, variant)
 
     head, broken = read_head(path)
+    if what := not_text(head):
+        raise UnknownFormatError(f"{label!r} {what}")
     if content and not broken and len(head) < HEAD_BYTES:
         content.of(head)  # a head shorter than asked for is the whole file
     document, not_json = _json_document(path, head, content)

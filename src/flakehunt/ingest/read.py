@@ -79,6 +79,36 @@ def legacy_file_digest(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
+# What a file may be that no log reader should try: (offset, magic bytes, what it is, what to do).
+_NOT_TEXT = (
+    (0, b"PK\x03\x04", "a zip archive", "unzip it and ingest the folder"),
+    (257, b"ustar", "a tar archive", "extract it (tar xf) and ingest the folder"),
+    (0, b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "extract it and ingest the folder"),
+    (0, b"\xfd7zXZ\x00", "xz-compressed", "decompress it (unxz), or compress it with gzip or zstd"),
+    (0, b"BZh", "bzip2-compressed", "decompress it (bunzip2), or compress it with gzip or zstd"),
+    (0, _GZIP, "compressed twice", "decompress it once (gunzip) and ingest that"),
+    (0, _ZSTD, "compressed twice", "decompress it once (zstd -d) and ingest that"),
+    (0, b"\xff\xfe", "UTF-16 text", "convert it to UTF-8 (iconv -f UTF-16 -t UTF-8)"),
+    (0, b"\xfe\xff", "UTF-16 text", "convert it to UTF-8 (iconv -f UTF-16 -t UTF-8)"),
+)
+
+
+def not_text(head: bytes) -> str:
+    """
+    What a file's (decompressed) head says it is, when that is no log text, and what to do;
+    "" for anything else. An archive read as lines would give a reject per member header.
+
+    >>> not_text(b"PK\x03\x04rest")
+    'is a zip archive; unzip it and ingest the folder'
+    """
+    for offset, magic, what, todo in _NOT_TEXT:
+        if head[offset : offset + len(magic)] == magic:
+            return f"is {what}; {todo}"
+    if head.count(b"\r") > 1 and b"\n" not in head:
+        return "ends its lines with a carriage return alone (old Mac style); convert it: tr '\\r' '\\n'"
+    return ""
+
+
 def compression(path: Path) -> str | None:
     try:
         with path.open("rb") as handle:
