@@ -245,3 +245,21 @@ def test_a_failed_first_ingest_leaves_no_empty_case_behind(tmp_path, monkeypatch
     assert runner.invoke(app, ["ingest", "a.log", "--case", "NEW-1"]).exit_code == 0
     again = runner.invoke(app, ["ingest", "typo.log", "--case", "NEW-1"])
     assert again.exit_code == ExitCode.BAD_INPUT and (case_dir / "NEW-1" / "case.toml").exists()
+
+
+def test_the_text_summary_counts_add_up_to_the_lines_read(tmp_path, monkeypatch, case_dir):
+    """Lines outside the window, and lines the case held already, have their own columns."""
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(FIXTURES / "nginx/crowdsec-hub-nginx_http-logs-mixed.log", "a.log")
+    narrow = runner.invoke(
+        app, ["ingest", "a.log", "--case", "T-1", "--since", "2020-06-08", "--until", "2020-06-09"]
+    )
+    wide = runner.invoke(app, ["ingest", "a.log", "--case", "T-1", "--since", "2020-01-01"])
+    assert narrow.stdout.splitlines()[:2] == [
+        "file   format          lines  kept  rejected  filtered  status  ",
+        "a.log  nginx_combined      9     6         1         2  ingested",
+    ]
+    assert wide.stdout.splitlines()[:2] == [
+        "file   format          lines  kept  rejected  in case  status  ",
+        "a.log  nginx_combined      9     2         0        7  ingested",
+    ]

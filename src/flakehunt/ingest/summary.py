@@ -75,12 +75,16 @@ class IngestSummary:
 
         folder = common_folder([f.file for f in self.files])
         table = Table(box=None, pad_edge=False, header_style="fh.key")
+        # Lines outside --since/--until/--host, and lines the case held already, only when there are
+        # any: with them the counts add up to the lines read.
+        extra = [name for name in ("filtered", "known") if any(getattr(f, name) for f in self.files)]
         for name, justify in [
             ("file", "left"),
             ("format", "left"),
             ("lines", "right"),
             ("kept", "right"),
             ("rejected", "right"),
+            *[("in case" if name == "known" else name, "right") for name in extra],
             ("status", "left"),
         ]:
             # Only the file folds (not cut: the end of a path tells the files apart).
@@ -96,6 +100,7 @@ class IngestSummary:
                 f"{f.lines:,}",
                 f"{f.kept:,}",
                 Text(f"{f.rejected:,}", style="fh.error" if f.rejected else ""),
+                *[f"{getattr(f, name):,}" for name in extra],
                 Text(shown_status, style={"ingested": "", BROKEN: "fh.error"}.get(f.status, "fh.dim")),
             )
         added = (
