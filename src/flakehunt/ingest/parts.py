@@ -206,21 +206,18 @@ def _lines(case: Case, name: str, part_ids: list[str]) -> pa.Array:
 
 def _without_lines(part: Path, known: pa.Array) -> int:
     """Rewrite the temporary `part` without the rows whose line is in `known`; how many went."""
-    source = pq.ParquetFile(part)
-    if source.metadata.num_rows == 0:
-        return 0
     dropped = 0
     rewritten = temporary_beside(part)
     try:
-        with pq.ParquetWriter(
-            rewritten, source.schema_arrow, **parquet_options(source.schema_arrow)
-        ) as writer:
-            for batch in source.iter_batches():
-                keep = pc.invert(pc.is_in(batch["line"], value_set=known))
-                kept = batch.filter(keep)
-                dropped += batch.num_rows - kept.num_rows
-                writer.write_batch(kept)
-        os.replace(rewritten, part)
+        with pq.ParquetFile(part) as source:
+            schema = source.schema_arrow
+            with pq.ParquetWriter(rewritten, schema, **parquet_options(schema)) as writer:
+                for batch in source.iter_batches():  # a batch at a time: a large part never whole
+                    kept = batch.filter(pc.invert(pc.is_in(batch["line"], value_set=known)))
+                    dropped += batch.num_rows - kept.num_rows
+                    writer.write_batch(kept)
+        if dropped:
+            os.replace(rewritten, part)
     finally:
         rewritten.unlink(missing_ok=True)
     return dropped
