@@ -114,11 +114,11 @@ def _walk(folder: Path) -> tuple[list[Path], list[str]]:
     linked: list[str] = []
     dangling: list[str] = []
     for root, dirs, files in os.walk(folder, onerror=lambda exc: unlistable.append(str(exc.filename))):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in dirs:
             if (Path(root) / name).is_symlink():
                 linked.append(str(Path(root) / name))
-        for name in sorted(files):
+        for name in files:
             path = Path(root) / name
             if name.startswith("."):
                 continue
@@ -129,14 +129,14 @@ def _walk(folder: Path) -> tuple[list[Path], list[str]]:
     notes = []
     if unlistable:
         notes.append(
-            f"{len(unlistable)} folder(s) could not be read and were passed over: {_listed(unlistable)}"
+            f"{len(unlistable)} folder(s) could not be read and were passed over: {_listed(sorted(unlistable))}"
         )
     if linked:
         notes.append(
-            f"{len(linked)} linked folder(s) were not followed; name one to read it: {_listed(linked)}"
+            f"{len(linked)} linked folder(s) were not followed; name one to read it: {_listed(sorted(linked))}"
         )
     if dangling:
-        notes.append(f"{len(dangling)} link(s) lead to no file: {_listed(dangling)}")
+        notes.append(f"{len(dangling)} link(s) lead to no file: {_listed(sorted(dangling))}")
     return sorted(found), notes
 
 

@@ -124,10 +124,9 @@ class PartWriter:
     def rejects_conformed(self, frame: pl.DataFrame) -> None:
         if frame.height:
             self._write(REJECTS, conform(frame, REJECT_SCHEMA))
-            tally = frame.group_by("reason").agg(pl.len(), pl.col("line").min())
-            for reason, count, first in tally.iter_rows():
-                had_count, had_first = self.reasons.get(reason or "?", (0, first))
-                self.reasons[reason or "?"] = (had_count + count, min(had_first, first))
+            for reason, (count, first) in _tally(frame).items():
+                had_count, had_first = self.reasons.get(reason, (0, first))
+                self.reasons[reason] = (had_count + count, min(had_first, first))
 
     def __exit__(self, exc_type, exc, tb) -> None:
         done = exc_type is None
@@ -179,7 +178,7 @@ class PartWriter:
             if name in self.tmps and len(known):
                 self.known[name] = _without_lines(self.tmps[name], known)
         if self.known[REJECTS]:
-            self.reasons = _reasons(self.tmps[REJECTS])
+            self.reasons = _tally(pl.read_parquet(self.tmps[REJECTS], columns=["reason", "line"]))
 
 
 def _siblings(case: Case, key: PartKey) -> list[str]:
@@ -223,13 +222,9 @@ def _without_lines(part: Path, known: pa.Array) -> int:
     return dropped
 
 
-def _reasons(rejects: Path) -> dict[str, tuple[int, int]]:
-    """Reject reason -> (count, first line), of a written rejects part."""
-    tally = (
-        pl.read_parquet(rejects, columns=["reason", "line"])
-        .group_by("reason")
-        .agg(pl.len(), pl.col("line").min())
-    )
+def _tally(rejects: pl.DataFrame) -> dict[str, tuple[int, int]]:
+    """Reject reason -> (count, first line)."""
+    tally = rejects.group_by("reason").agg(pl.len(), pl.col("line").min())
     return {reason or "?": (count, first) for reason, count, first in tally.iter_rows()}
 
 

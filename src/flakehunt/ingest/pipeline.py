@@ -246,7 +246,9 @@ def _ingest_file(
 ) -> FileResult:
     path, label = source.path, source.label
     digest = start_digest(case, path)
-    if digest.known and any(store.has_part(case, store.EXCHANGES, known + variant) for known in digest.known):
+    if digest.known and any(
+        store.has_part(case, store.EXCHANGES, i) for i in PartKey(digest.known, variant).ids
+    ):
         return already_ingested(label)
     if digest.known is None and in_legacy_part(case, path, variant):
         return already_ingested(label)
