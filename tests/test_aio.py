@@ -13,16 +13,12 @@ import time
 import pytest
 
 from flakehunt import aio
-from flakehunt.errors import Terminated
-
-
-def _raise_terminated(signum, frame) -> None:  # what the CLI installs
-    raise Terminated
+from flakehunt.errors import Terminated, raise_terminated
 
 
 @pytest.fixture
 def cli_handler():
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous = signal.signal(signal.SIGTERM, raise_terminated)  # what the CLI installs
     yield
     signal.signal(signal.SIGTERM, previous)
 
@@ -59,7 +55,7 @@ def test_a_signal_lets_the_main_task_unwind_then_raises_its_stop(cli_handler, se
     with pytest.raises(stop):
         aio.run(main())
     assert steps == ["closed"]
-    assert signal.getsignal(signal.SIGTERM) is _raise_terminated  # the CLI's handler is back
+    assert signal.getsignal(signal.SIGTERM) is raise_terminated  # the CLI's handler is back
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
@@ -82,7 +78,7 @@ def test_without_a_signal_the_result_comes_back(cli_handler) -> None:
         return 7
 
     assert aio.run(main()) == 7
-    assert signal.getsignal(signal.SIGTERM) is _raise_terminated
+    assert signal.getsignal(signal.SIGTERM) is raise_terminated
 
 
 def test_a_handler_that_returns_lets_the_work_go_on(cli_handler) -> None:
@@ -130,7 +126,7 @@ def test_the_handlers_come_back_without_a_moment_of_the_default_action(cli_handl
         await asyncio.sleep(0)
 
     aio.run(main())
-    assert signal.SIG_DFL not in installed and installed[-1] is _raise_terminated
+    assert signal.SIG_DFL not in installed and installed[-1] is raise_terminated
 
 
 def test_a_second_ctrl_c_while_the_work_unwinds_breaks_out_at_once() -> None:

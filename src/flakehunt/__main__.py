@@ -1,3 +1,3 @@
-from flakehunt.cli import main
+from flakehunt.launch import main
 
 main()

@@ -24,14 +24,26 @@ except ImportError:  # pragma: no cover
     from click import exceptions as click_exceptions
 
 from flakehunt.console import err, out, progress_to_stderr
-from flakehunt.errors import ExitCode, FlakehuntError, Terminated, interrupted_exit, storage_problem
+from flakehunt.errors import ExitCode, FlakehuntError, interrupted_exit, raise_terminated, storage_problem
 
 # Typer >= 0.22 raises its own Abort (Click's vendored exceptions have none); older ones raise Click's.
 _ABORTS = (getattr(click_exceptions, "Abort", typer.Abort), typer.Abort)
 
 
 class _OneLineErrors(TyperGroup):
-    """Usage errors as one plain line and exit 2 (Typer would draw a boxed panel), Ctrl-C as 130."""
+    """
+    Usage errors as one plain line and exit 2 (Typer would draw a boxed panel); a stop as one
+    line and 130 (Ctrl-C) or 143 (SIGTERM). Typer ends a stop that lands outside a command's
+    `user_errors` (while it parses, or imports what the command needs) with 130 and no word.
+    """
+
+    def make_context(self, *args, **kwargs):  # type: ignore[override]
+        with _stops_said():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx):  # type: ignore[override]
+        with _stops_said():
+            return super().invoke(ctx)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
         try:
@@ -48,7 +60,7 @@ class _OneLineErrors(TyperGroup):
         except click_exceptions.ClickException as exc:  # e.g. a file option that does not exist
             typer.echo(f"flakehunt: error: {exc.format_message()}", err=True)
             sys.exit(ExitCode.BAD_INPUT)
-        except _ABORTS as exc:  # Click turns KeyboardInterrupt (and so Terminated) into Abort
+        except _ABORTS as exc:  # Typer before 0.29 and Click turn KeyboardInterrupt into Abort
             line, code = interrupted_exit(exc)
             typer.echo(line, err=True)
             sys.exit(code)
@@ -95,15 +107,28 @@ def user_errors() -> Iterator[None]:
         typer.echo(f"flakehunt: error: {exc}", err=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt as exc:
-        line, code = interrupted_exit(exc)
-        typer.echo(line, err=True)
-        raise typer.Exit(code) from None
+        raise _stop_said(exc) from None
     except OSError as exc:
         problem = storage_problem(exc)
         if problem is None or state.debug:
             raise
         typer.echo(f"flakehunt: error: {problem}", err=True)
         raise typer.Exit(ExitCode.ENVIRONMENT) from None
+
+
+@contextmanager
+def _stops_said() -> Iterator[None]:
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        raise _stop_said(exc) from None
+
+
+def _stop_said(exc: KeyboardInterrupt) -> typer.Exit:
+    """Say what stopped the command (Ctrl-C or SIGTERM); the exit that goes with it."""
+    line, code = interrupted_exit(exc)
+    typer.echo(line, err=True)
+    return typer.Exit(code)
 
 
 def print_json(data: Any) -> None:
@@ -666,9 +691,5 @@ def doctor(
 
 def main() -> None:
     # SIGTERM unwinds like Ctrl-C; commands that stop cleanly on their own (sim, watch) replace it.
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, raise_terminated)
     app()
-
-
-def _terminate(signum, frame) -> None:
-    raise Terminated

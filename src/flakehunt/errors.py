@@ -39,6 +39,11 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM (a scheduler's timeout, `kill`): unwinds like Ctrl-C, so temporary files go too."""
 
 
+def raise_terminated(signum, frame) -> None:
+    """The SIGTERM handler: raise `Terminated` wherever the main thread is."""
+    raise Terminated
+
+
 def interruption(exc: BaseException) -> str:
     """What stopped the work: "terminated" (SIGTERM) or "interrupted" (Ctrl-C, also behind Click's Abort)."""
     return (

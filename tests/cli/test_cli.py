@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
@@ -178,6 +179,46 @@ def test_a_signal_while_browsers_run_is_one_line(tmp_path, stop_signal):
     assert process.returncode == code, stderr
     assert stderr.splitlines()[-1] == f"flakehunt: {line}"
     assert "Traceback" not in stderr
+
+
+def test_a_stop_while_the_command_line_starts_is_one_line(tmp_path, stop_signal):
+    """
+    The first tenth of a second (imports, Typer building the commands from their signatures)
+    was where a Ctrl-C printed a traceback and a SIGTERM ended with a silent 130. Each run
+    here is stopped a moment later; every one must end with the one line and its code.
+    """
+    signum, code, line = stop_signal
+    env = {**os.environ, "FLAKEHUNT_HOME": str(tmp_path)}
+    outcomes = set()
+    for delay in (0, 0.005, 0.01, 0.02, 0.03, 0.04, 0.06, 0.08, 0.1, 0.13, 0.17, 0.22, 0.3, 0.5):
+        # `ingest -` with stdin left open waits for its log: it runs until the signal comes.
+        with _flakehunt("ingest", "-", "--case", "STOP-1", stdin=subprocess.PIPE, env=env) as process:
+            _wait_for_handlers(process.pid)
+            time.sleep(delay)
+            process.send_signal(signum)
+            _, stderr = process.communicate(timeout=30)
+        # Python may end a Ctrl-C'd process by SIGINT itself once it has said so: to a shell,
+        # the same 130.
+        ended = code if process.returncode == -signum else process.returncode
+        outcomes.add((ended, stderr))
+    assert outcomes == {(code, f"flakehunt: {line}\n")}
+
+
+def _wait_for_handlers(pid: int) -> None:
+    """Until the process catches SIGTERM: its first line of code has run (Linux's /proc)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status = Path(f"/proc/{pid}/status").read_text()
+        caught = int(next(row for row in status.splitlines() if row.startswith("SigCgt:")).split()[1], 16)
+        if caught >> (signal.SIGTERM - 1) & 1:
+            return
+        time.sleep(0.001)
+    raise AssertionError("flakehunt never installed its SIGTERM handler")
+
+
+def test_the_flakehunt_command_starts_where_stops_are_handled_first():
+    (script,) = entry_points(group="console_scripts", name="flakehunt")
+    assert script.value == "flakehunt.launch:main"
 
 
 @pytest.mark.parametrize("args", [["--help"], ["formats"]])
