@@ -13,7 +13,8 @@ import time
 import pytest
 
 from flakehunt import aio
-from flakehunt.errors import Terminated, raise_terminated
+from flakehunt.errors import Terminated
+from flakehunt.stops import raise_terminated
 
 
 @pytest.fixture

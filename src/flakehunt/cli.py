@@ -8,7 +8,6 @@ errors.ExitCode); anything that is not a FlakehuntError is a bug and keeps its t
 from __future__ import annotations
 
 import json
-import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,8 +22,15 @@ try:  # Typer >= 0.22 vendors Click; older releases use the click package itself
 except ImportError:  # pragma: no cover
     from click import exceptions as click_exceptions
 
+from flakehunt import stops
 from flakehunt.console import err, out, progress_to_stderr
-from flakehunt.errors import ExitCode, FlakehuntError, interrupted_exit, raise_terminated, storage_problem
+from flakehunt.errors import (
+    ExitCode,
+    FlakehuntError,
+    interrupt_behind,
+    interrupted_exit,
+    storage_problem,
+)
 
 # Typer >= 0.22 raises its own Abort (Click's vendored exceptions have none); older ones raise Click's.
 _ABORTS = (getattr(click_exceptions, "Abort", typer.Abort), typer.Abort)
@@ -120,8 +126,11 @@ def user_errors() -> Iterator[None]:
 def _stops_said() -> Iterator[None]:
     try:
         yield
-    except KeyboardInterrupt as exc:
-        raise _stop_said(exc) from None
+    except (KeyboardInterrupt, Exception) as exc:
+        stop = interrupt_behind(exc)
+        if stop is None:
+            raise
+        raise _stop_said(stop) from None
 
 
 def _stop_said(exc: KeyboardInterrupt) -> typer.Exit:
@@ -691,5 +700,5 @@ def doctor(
 
 def main() -> None:
     # SIGTERM unwinds like Ctrl-C; commands that stop cleanly on their own (sim, watch) replace it.
-    signal.signal(signal.SIGTERM, raise_terminated)
+    stops.install()  # done by launch.py already; again for callers that start here
     app()

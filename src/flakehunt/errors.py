@@ -39,11 +39,6 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM (a scheduler's timeout, `kill`): unwinds like Ctrl-C, so temporary files go too."""
 
 
-def raise_terminated(signum, frame) -> None:
-    """The SIGTERM handler: raise `Terminated` wherever the main thread is."""
-    raise Terminated
-
-
 def interruption(exc: BaseException) -> str:
     """What stopped the work: "terminated" (SIGTERM) or "interrupted" (Ctrl-C, also behind Click's Abort)."""
     return (
@@ -51,6 +46,21 @@ def interruption(exc: BaseException) -> str:
         if isinstance(exc, Terminated) or isinstance(exc.__cause__, Terminated)
         else "interrupted"
     )
+
+
+def interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """
+    The Ctrl-C or SIGTERM that `exc` is, or was raised from: Python 3.11 turns one that lands in
+    a class's `__set_name__` (a module being imported) into a RuntimeError.
+    """
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__
+    return None
 
 
 def interrupted_exit(exc: BaseException) -> tuple[str, ExitCode]:
