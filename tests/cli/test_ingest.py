@@ -248,7 +248,7 @@ def test_a_failed_first_ingest_leaves_no_empty_case_behind(tmp_path, monkeypatch
 
 
 def test_the_text_summary_counts_add_up_to_the_lines_read(tmp_path, monkeypatch, case_dir):
-    """Lines outside the window, and lines the case held already, have their own columns."""
+    """Comment lines, lines outside the window, and lines the case held already have their own columns."""
     monkeypatch.chdir(tmp_path)
     shutil.copy(FIXTURES / "nginx/crowdsec-hub-nginx_http-logs-mixed.log", "a.log")
     narrow = runner.invoke(
@@ -262,4 +262,10 @@ def test_the_text_summary_counts_add_up_to_the_lines_read(tmp_path, monkeypatch,
     assert wide.stdout.splitlines()[:2] == [
         "file   format          lines  kept  rejected  in case  status  ",
         "a.log  nginx_combined      9     2         0        7  ingested",
+    ]
+    shutil.copy(FIXTURES / "cloudfront-standard/node-cloudfront-log-parser-web-1-0.log", "cf.log")
+    headed = runner.invoke(app, ["ingest", "cf.log", "--case", "T-2"])  # #Version and #Fields
+    assert headed.stdout.splitlines()[:2] == [
+        "file    format      lines  kept  rejected  comments  status  ",
+        "cf.log  cloudfront      4     2         0         2  ingested",
     ]

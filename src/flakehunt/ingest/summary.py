@@ -10,6 +10,8 @@ from flakehunt.ingest.inputs import STDIN_LABEL
 
 SKIPPED = "skipped: unknown format"  # a file found in a folder or by a glob
 BROKEN = "skipped: broken JSON document"  # the same, for a cut HAR: the notes say which and why
+# The counts the text summary shows only when a file has some: field, column header.
+_EXTRA_COLUMNS = {"skipped": "comments", "filtered": "filtered", "known": "in case"}
 
 
 @dataclass
@@ -75,16 +77,17 @@ class IngestSummary:
 
         folder = common_folder([f.file for f in self.files])
         table = Table(box=None, pad_edge=False, header_style="fh.key")
-        # Lines outside --since/--until/--host, and lines the case held already, only when there are
-        # any: with them the counts add up to the lines read.
-        extra = [name for name in ("filtered", "known") if any(getattr(f, name) for f in self.files)]
+        # Comment and blank lines (a W3C log's header), lines outside --since/--until/--host, and
+        # lines the case held already, only when there are any: with them the counts add up to
+        # the lines read.
+        extra = [name for name in _EXTRA_COLUMNS if any(getattr(f, name) for f in self.files)]
         for name, justify in [
             ("file", "left"),
             ("format", "left"),
             ("lines", "right"),
             ("kept", "right"),
             ("rejected", "right"),
-            *[("in case" if name == "known" else name, "right") for name in extra],
+            *[(_EXTRA_COLUMNS[name], "right") for name in extra],
             ("status", "left"),
         ]:
             # Only the file folds (not cut: the end of a path tells the files apart).
