@@ -55,9 +55,9 @@ def _send_soon(signum: int) -> None:
     timer.start()
 
 
-def _stop_again(unraisable, _print=sys.unraisablehook) -> None:
+def _stop_again(unraisable) -> None:
     """A stop raised in a finalizer, which Python would drop: sent again, to land elsewhere."""
     if isinstance(unraisable.exc_value, KeyboardInterrupt):
         _send_soon(signal.SIGTERM if isinstance(unraisable.exc_value, Terminated) else signal.SIGINT)
         return
-    _print(unraisable)
+    sys.__unraisablehook__(unraisable)  # anything else: printed, as Python does
