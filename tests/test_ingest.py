@@ -586,9 +586,19 @@ def test_forced_format_overrides_detection(case_dir):
     assert summary.files[0].format == "apache_combined" and summary.files[0].kept == 6
 
 
-def test_unknown_format_name(case_dir):
-    with pytest.raises(FlakehuntError, match="unknown format 'nginx'; known: "):
-        ingest_one(FIXTURES / "apache/beats-apache-access-darwin-2.4.23-common.log", format_name="nginx")
+@pytest.mark.parametrize(
+    ("name", "closest"),
+    [
+        ("nginx", " (closest: nginx_combined, nginx_combined_request_id, nginx_main)"),
+        ("cloudfrnt", " (closest: cloudfront, cloudfront_realtime)"),
+        ("Fastly_JSON", " (closest: fastly_json)"),
+        ("syslog", ""),
+    ],
+)
+def test_unknown_format_name_says_the_closest(case_dir, name, closest):
+    with pytest.raises(FlakehuntError) as raised:
+        ingest_one(FIXTURES / "apache/beats-apache-access-darwin-2.4.23-common.log", format_name=name)
+    assert str(raised.value).startswith(f"unknown format {name!r}{closest}; known: akamai_datastream2, ")
 
 
 def test_folder_glob_and_summary(case_dir):

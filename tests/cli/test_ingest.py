@@ -47,7 +47,7 @@ def test_unknown_format_name_exit_2(tmp_path, monkeypatch, case_dir):
     shutil.copy(FIXTURES / "nginx/beats-nginx-access-test-xff-ipv6.log", "a.log")
     result = runner.invoke(app, ["ingest", "a.log", "--case", "T-1", "--format", "nginx"])
     assert result.exit_code == ExitCode.BAD_INPUT
-    assert result.stderr.startswith("flakehunt: error: unknown format 'nginx'; known: akamai_datastream2, ")
+    assert result.stderr.startswith("flakehunt: error: unknown format 'nginx' (closest: nginx_combined, ")
     assert result.stderr.count("\n") == 1
 
 

@@ -9,6 +9,7 @@ same file again finds the part and adds nothing.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 from collections import deque
@@ -201,8 +202,12 @@ def _forced_format(formats, format_name, nginx_format, fields, mapping) -> Forma
     if format_name is None:
         return None
     if format_name not in formats:
+        near = [name for name in sorted(formats) if name.startswith(format_name.lower())]
+        near = near or difflib.get_close_matches(format_name.lower(), formats, n=3)
+        closest = f" (closest: {', '.join(near)})" if near else ""
         raise FlakehuntError(
-            f"unknown format {format_name!r}; known: {', '.join(sorted(formats))} (see 'flakehunt formats')"
+            f"unknown format {format_name!r}{closest}; known: {', '.join(sorted(formats))} "
+            "(see 'flakehunt formats')"
         )
     fmt = formats[format_name]
     if fields:
