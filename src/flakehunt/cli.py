@@ -27,7 +27,6 @@ from flakehunt.console import err, out, progress_to_stderr
 from flakehunt.errors import (
     ExitCode,
     FlakehuntError,
-    interrupt_behind,
     interrupted_exit,
     storage_problem,
 )
@@ -113,7 +112,7 @@ def user_errors() -> Iterator[None]:
         typer.echo(f"flakehunt: error: {exc}", err=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt as exc:
-        raise _stop_said(exc) from None
+        raise typer.Exit(stops.said(exc)) from None
     except OSError as exc:
         problem = storage_problem(exc)
         if problem is None or state.debug:
@@ -127,17 +126,10 @@ def _stops_said() -> Iterator[None]:
     try:
         yield
     except (KeyboardInterrupt, Exception) as exc:
-        stop = interrupt_behind(exc)
-        if stop is None:
+        code = stops.said(exc)
+        if code is None:
             raise
-        raise _stop_said(stop) from None
-
-
-def _stop_said(exc: KeyboardInterrupt) -> typer.Exit:
-    """Say what stopped the command (Ctrl-C or SIGTERM); the exit that goes with it."""
-    line, code = interrupted_exit(exc)
-    typer.echo(line, err=True)
-    return typer.Exit(code)
+        raise typer.Exit(code) from None
 
 
 def print_json(data: Any) -> None:
@@ -699,6 +691,6 @@ def doctor(
 
 
 def main() -> None:
-    # SIGTERM unwinds like Ctrl-C; commands that stop cleanly on their own (sim, watch) replace it.
-    stops.install()  # done by launch.py already; again for callers that start here
+    # The signal handlers are launch.py's (stops.py); commands that stop cleanly on their own
+    # (sim, watch) replace them while they run.
     app()

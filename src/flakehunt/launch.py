@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 
 from flakehunt import stops
-from flakehunt.errors import interrupt_behind, interrupted_exit
 
 
 def main() -> None:
@@ -20,9 +19,7 @@ def main() -> None:
 
         command_line()  # builds the commands from their signatures before its own handlers run
     except (KeyboardInterrupt, Exception) as exc:
-        stop = interrupt_behind(exc)
-        if stop is None:
+        code = stops.said(exc)
+        if code is None:
             raise
-        line, code = interrupted_exit(stop)
-        print(line, file=sys.stderr)
         sys.exit(code)

@@ -16,7 +16,7 @@ import signal
 import sys
 import threading
 
-from flakehunt.errors import Terminated
+from flakehunt.errors import Terminated, interrupt_behind, interrupted_exit
 
 _AGAIN_S = 0.01
 _IMPORT_SYSTEM = ("<frozen importlib._bootstrap>", "<frozen importlib._bootstrap_external>")
@@ -27,6 +27,16 @@ def install() -> None:
     signal.signal(signal.SIGINT, raise_interrupt)
     signal.signal(signal.SIGTERM, raise_terminated)
     sys.unraisablehook = _stop_again
+
+
+def said(exc: BaseException) -> int | None:
+    """If `exc` is a stop (or was raised from one): its one line on stderr, and its exit code."""
+    stop = interrupt_behind(exc)
+    if stop is None:
+        return None
+    line, code = interrupted_exit(stop)
+    print(line, file=sys.stderr)
+    return code
 
 
 def raise_interrupt(signum, frame) -> None:
