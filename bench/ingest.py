@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -193,16 +194,21 @@ def run_measured(name: str, log: Path, work: Path) -> dict:
 
 
 def bench(lines: int, work: Path, peers: list[str], repeat: int = 1) -> dict[str, dict]:
-    """Each peer `repeat` times, interleaved (a shared machine's load hits all alike); best wall kept."""
+    """
+    Each peer `repeat` times in rounds (a shared machine's load hits all alike); best wall kept.
+
+    A round runs every peer once, in the opposite order from the round before, so a machine
+    that slows down or speeds up over minutes favours no peer. The ratio of each round's pair
+    is printed too: the best of each peer may come from different rounds, the pairs may not.
+    """
     log = write_cloudfront_log(work / f"cloudfront-{lines}.log", lines=lines)
     size_mb = log.stat().st_size / 1e6
     print(f"\n{lines:,} lines, {size_mb:,.0f} MB ({log.name}), best of {repeat}")
-    results: dict[str, dict] = {}
-    for _ in range(repeat):
-        for name in peers:
-            r = run_measured(name, log, work)
-            if name not in results or r["wall"] < results[name]["wall"]:
-                results[name] = r
+    rounds: list[dict[str, dict]] = []
+    for index in range(repeat):
+        order = peers if index % 2 == 0 else peers[::-1]
+        rounds.append({name: run_measured(name, log, work) for name in order})
+    results = {name: min((done[name] for done in rounds), key=lambda r: r["wall"]) for name in peers}
     for name in peers:
         r = results[name]
         r["mb_s"] = size_mb / r["wall"]
@@ -216,9 +222,18 @@ def bench(lines: int, work: Path, peers: list[str], repeat: int = 1) -> dict[str
             cpu = results[peer]["cpu"] / results["flakehunt"]["cpu"]
             memory = results["flakehunt"]["peak_mb"] / results[peer]["peak_mb"]
             print(f"  flakehunt / {peer}: {ratio:.2f}x throughput (wall), {cpu:.2f}x per CPU second, "
-                  f"{memory:.2f}x peak memory")  # fmt: skip
+                  f"{memory:.2f}x peak memory{_paired(rounds, peer)}")  # fmt: skip
     log.unlink()
     return results
+
+
+def _paired(rounds: list[dict[str, dict]], peer: str) -> str:
+    """Each round's throughput ratio flakehunt/peer, their median and range; "" for one round."""
+    if len(rounds) < 2:
+        return ""
+    ratios = sorted(done[peer]["wall"] / done["flakehunt"]["wall"] for done in rounds)
+    shown = ", ".join(f"{ratio:.2f}" for ratio in ratios)
+    return f"; per round {shown} (median {statistics.median(ratios):.2f}x)"
 
 
 def main() -> None:
