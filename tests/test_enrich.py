@@ -365,6 +365,26 @@ def test_answers_carry_over_to_the_next_blocks_and_stay_bounded() -> None:
     assert third["pop_country"].to_list() == ["GB"]
 
 
+def test_with_answers_kept_only_the_new_keys_of_rows_that_need_them_are_looked_up() -> None:
+    asked: list[list[str]] = []
+
+    def counting(pops: list[str]) -> dict[str, list]:
+        asked.append(sorted(pops))
+        return locate_pops(pops)
+
+    answers = Answers("edge_pop", POP_COLUMNS)
+    fill_from_distinct(exchanges(edge_pop=["FRA56-C1"]), "edge_pop", POP_COLUMNS, counting, answers)
+    asked.clear()
+    # FRA56-C1 is known from the block before; the LHR61-C2 row has all its answers already.
+    known = {name: [None, "known", None] for name in POP_COLUMNS if name not in ("pop_lat", "pop_lon")}
+    frame = exchanges(edge_pop=["FRA56-C1", "LHR61-C2", "SFO5-C1"], pop_lat=[None, 1.0, None],
+                      pop_lon=[None, 2.0, None], **known)  # fmt: skip
+    enriched, looked_up = fill_from_distinct(frame, "edge_pop", POP_COLUMNS, counting, answers)
+    assert asked == [["SFO5-C1"]] and looked_up == 1
+    assert enriched["pop_city"].to_list() == ["Frankfurt am Main", "known", "San Francisco"]
+    assert enriched["pop_lat"][1] == 1.0
+
+
 def test_two_threads_with_the_same_keys_look_them_up_once() -> None:
     """The first two blocks of a log are parsed at once and share their user agents."""
     asked: list[list[str]] = []

@@ -86,44 +86,61 @@ def fill_from_distinct(
     column = frame[key]
     if column.null_count() == column.len():
         return frame, 0
-    values, codes = distinct_codes(column)
     missing = [name for name in targets if frame[name].null_count()]
     if not missing:
         return frame, 0
-    keys = values
+    values, codes = distinct_codes(column)
+    wanted = None  # the values to look up, where not all of them: None for all
     if any(frame[name].null_count() < frame.height for name in missing):  # some rows know already
         needed = frame.select(pl.any_horizontal(pl.col(name).is_null() for name in targets)).to_series()
-        keys = values.gather(codes.filter(needed).drop_nulls().unique())
+        wanted = values.gather(codes.filter(needed).drop_nulls().unique())
     with answers.looking_up if answers is not None else nullcontext():
-        found, looked_up = _answers(keys, frame.schema[key], targets, lookup, answers)
-    if found is None:
-        return frame, 0
-    per_value = values.to_frame(key).join(found, on=key, how="left", maintain_order="left")
+        per_value, looked_up = _per_value(values, wanted, frame.schema[key], targets, lookup, answers)
     filled = frame.with_columns(
         pl.coalesce(pl.col(name), per_value[f"__{name}"].gather(codes)).alias(name) for name in targets
     )
     return filled, looked_up
 
 
-def _answers(
-    keys: pl.Series,
+_KNOWN = "__known"
+
+
+def _per_value(
+    values: pl.Series,
+    wanted: pl.Series | None,
     dtype: pl.DataType,
     targets: Mapping[str, pl.DataType],
     lookup: Lookup,
     answers: Answers | None,
-) -> tuple[pl.DataFrame | None, int]:
-    """What is known of `keys` (the key, then `__target` columns) and how many had to be looked up."""
-    key = keys.name
+) -> tuple[pl.DataFrame, int]:
+    """
+    The answers for `values`, row for row (the key, then `__target` columns), and how many keys
+    had to be looked up: those of `wanted` (all values when None) that `answers` did not hold.
+
+    A block whose keys are all known costs one join: the join itself tells which keys are new.
+    """
+    key = values.name
+    schema = {key: dtype, **{f"__{name}": kind for name, kind in targets.items()}}
     known = answers.frame if answers is not None and answers.frame.height else None
-    if known is not None:
-        keys = keys.filter(~keys.is_in(known[key].implode()))
-    if keys.is_empty():
-        return known, 0
-    looked_up = lookup(keys.to_list())
-    found = pl.DataFrame(
-        {key: keys, **{f"__{name}": looked_up[name] for name in targets}},
-        schema={key: dtype, **{f"__{name}": kind for name, kind in targets.items()}},
-    )
+    if known is None:
+        per_value = values.to_frame().with_columns(
+            pl.lit(None, kind).alias(f"__{name}") for name, kind in targets.items()
+        )
+        new = values if wanted is None else wanted
+    else:
+        marked = known.with_columns(pl.lit(True).alias(_KNOWN))
+        per_value = values.to_frame().join(marked, on=key, how="left", maintain_order="left")
+        new = per_value.filter(pl.col(_KNOWN).is_null())[key]
+        if wanted is not None:
+            new = new.filter(new.is_in(wanted.implode()))
+        per_value = per_value.drop(_KNOWN)
+    if new.is_empty():
+        return per_value, 0
+    looked_up = lookup(new.to_list())
+    found = pl.DataFrame({key: new, **{f"__{name}": looked_up[name] for name in targets}}, schema=schema)
     if answers is not None:
         answers.add(found)
-    return (found if known is None else pl.concat([known, found.cast(known.schema)])), keys.len()
+    fresh = values.to_frame().join(found, on=key, how="left", maintain_order="left")
+    columns = [f"__{name}" for name in targets]
+    per_value = per_value.with_columns(pl.coalesce(per_value[c], fresh[c]).alias(c) for c in columns)
+    return per_value, new.len()
