@@ -1,12 +1,14 @@
 """
 Benchmark: flakehunt's full ingest of a large CloudFront standard log against plain peers.
 
-    python bench/ingest.py                 # 5M lines, then the same at 5x to show memory is bounded
-    python bench/ingest.py --lines 500000 --no-scale --repeat 3
+    python bench/ingest.py                 # 5M lines, 3 rounds; then 25M lines once: memory is bounded
+    python bench/ingest.py --lines 500000 --no-scale --repeat 1   # a quick look
 
 Same file, same run, each measured in its own subprocess: wall time, CPU seconds (user + system,
 all threads) and peak RSS, via wait4. On a shared machine the wall time follows the load; runs
-are interleaved and the best of `--repeat` kept, and the CPU seconds show the work itself.
+are interleaved and the best of `--repeat` kept, and the CPU seconds show the work itself;
+each round's flakehunt/peer ratio is printed with their median, as the best runs of two peers
+may come from different minutes of a machine whose speed drifts.
 
 * flakehunt  `flakehunt ingest FILE --case ...`: detect, parse, normalize (UTC times, %-decoding,
   cache vocabulary, path/query, vendor map), enrich, write Parquet.
@@ -244,7 +246,12 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=5_000_000)
     parser.add_argument("--no-scale", action="store_true", help="skip the 5x run")
     parser.add_argument("--peers", default="flakehunt,duckdb,polars,duckdb_same_work")
-    parser.add_argument("--repeat", type=int, default=1, help="runs per peer; the best wall time counts")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="rounds of runs per peer (the best wall time counts; 1 for a quick look)",
+    )
     args = parser.parse_args()
     peers = args.peers.split(",")
     # flakehunt's bytecode, as an installed package has it: an editable install has none, and
