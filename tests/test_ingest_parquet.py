@@ -51,3 +51,21 @@ def test_numbers_times_and_ids_are_written_in_the_encodings_that_cost_the_writer
     assert encodings["request_id"] == {"DELTA_LENGTH_BYTE_ARRAY"}
     assert columns["edge_pop"].has_dictionary_page and columns["vendor.key_value.key"].has_dictionary_page
     assert not columns["vendor.key_value.value"].has_dictionary_page
+
+
+def test_a_part_has_no_empty_row_group(tmp_path, case_dir):
+    """The header lines of a W3C log are a piece without rows: they open the file, nothing more."""
+    metadata = pq.ParquetFile(_part(tmp_path, "T-groups")).metadata
+    sizes = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+    assert sizes and 0 not in sizes and sum(sizes) == 1000
+
+
+def test_a_log_of_header_lines_only_is_a_part_without_row_groups(tmp_path, case_dir):
+    header = [line for line in SAMPLE.read_text().splitlines() if line.startswith("#")]
+    log = tmp_path / "header-only.log"
+    log.write_text("\n".join(header) + "\n" + "\n".join(header) + "\n" * 40_000)  # past the sniffed head
+    case = open_case("T-empty")
+    ingest_paths([log], case=case, format_name="cloudfront")
+    (part,) = store.dataset_dir(case, store.EXCHANGES).glob("*.parquet")
+    assert pq.ParquetFile(part).metadata.num_row_groups == 0
+    assert store.scan_dataset(case, store.EXCHANGES).collect().height == 0

@@ -102,7 +102,8 @@ class PartWriter:
             tmp = temporary_beside(folder / f"ingest-{id(self):x}")
             self.tmps[name] = tmp
             self.writers[name] = pq.ParquetWriter(tmp, table.schema, **parquet_options(table.schema))
-        self.writers[name].write_table(table)
+        if table.num_rows:  # an empty table (a log's header lines) only opens the file: no empty row group
+            self.writers[name].write_table(table)
 
     def exchanges(self, rows: pl.DataFrame | pa.Table) -> None:
         """Write exchanges: a frame, or a table `arrow_table` made."""
