@@ -20,7 +20,11 @@ from flakehunt.enrich.pop import POP_COLUMNS, locate_pops
 from flakehunt.enrich.testing import DOCUMENTATION_NETWORKS, write_test_geoip
 from flakehunt.enrich.useragent import UA_COLUMNS, parse_user_agent, parse_user_agents
 from flakehunt.errors import FlakehuntError
+from flakehunt.formats.loader import load_formats
 from flakehunt.ingest.har import parse_har
+from flakehunt.ingest.normalize import normalize_apart
+from flakehunt.ingest.parse import FileState, parse_chunk
+from flakehunt.ingest.read import lines_from_text
 from flakehunt.schema import EXCHANGE_SCHEMA, conform
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "har"
@@ -383,6 +387,30 @@ def test_with_answers_kept_only_the_new_keys_of_rows_that_need_them_are_looked_u
     assert asked == [["SFO5-C1"]] and looked_up == 1
     assert enriched["pop_city"].to_list() == ["Frankfurt am Main", "known", "San Francisco"]
     assert enriched["pop_lat"][1] == 1.0
+
+
+def _normalized(format_name: str, text: str):
+    fmt = load_formats()[format_name]
+    return normalize_apart(fmt, parse_chunk(fmt, lines_from_text(text), FileState()).rows, file_label="t")
+
+
+def test_a_percent_encoded_agent_is_parsed_in_its_decoding_pass_as_enrichment_would() -> None:
+    """CloudFront's agents are decoded per distinct value; that pass parses them too, so the
+    enrichment need not hash every row's agent again (`agents=False`)."""
+    sample = load_formats()["cloudfront"].samples[0]
+    normalized = _normalized("cloudfront", f"{sample.header}\n{sample.line}")
+    assert normalized.agents_parsed
+    row = normalized.exchanges.row(0, named=True)
+    assert row["user_agent"] == "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"
+    assert tuple(row[name] for name in UA_COLUMNS) == parse_user_agent(row["user_agent"])
+    # nginx's agents are not encoded: the enrichment parses them.
+    line = '192.0.2.1 - - [10/Oct/2024:13:55:36 +0000] "GET / HTTP/1.1" 200 5 "-" "curl/8.5.0"'
+    plain = _normalized("nginx_combined", line)
+    assert not plain.agents_parsed and plain.exchanges["ua_family"].to_list() == [None]
+    enriched, _ = enrich_exchanges(plain.exchanges)
+    assert enriched["ua_family"].to_list() == ["curl"]
+    skipped, _ = enrich_exchanges(plain.exchanges, agents=False)
+    assert skipped["ua_family"].to_list() == [None]
 
 
 def test_two_threads_with_the_same_keys_look_them_up_once() -> None:

@@ -41,7 +41,9 @@ _BY_DATABASE: dict[tuple, Answers] = {}
 _BY_DATABASE_LOCK = threading.Lock()
 
 
-def enrich_exchanges(frame: pl.DataFrame, *, geoip_dir: Path | None = None) -> tuple[pl.DataFrame, list[str]]:
+def enrich_exchanges(
+    frame: pl.DataFrame, *, geoip_dir: Path | None = None, agents: bool = True
+) -> tuple[pl.DataFrame, list[str]]:
     """
     Fill geo, POP and user-agent columns of normalized exchanges, each distinct value once.
 
@@ -52,6 +54,9 @@ def enrich_exchanges(frame: pl.DataFrame, *, geoip_dir: Path | None = None) -> t
     geoip_dir
         A folder of MaxMind-format ``.mmdb`` files searched before ``$FLAKEHUNT_GEOIP_DIR``,
         ``/usr/share/GeoIP`` and ``/var/lib/GeoIP``.
+    agents
+        Parse the user agents. False when normalization did so already, with their %-decoding
+        (ingest/normalize.py): a bot's empty ``ua_major`` would have them all looked up again.
 
     Returns
     -------
@@ -74,7 +79,8 @@ def enrich_exchanges(frame: pl.DataFrame, *, geoip_dir: Path | None = None) -> t
     """
     notes: list[str] = []
     frame, _ = fill_from_distinct(frame, "edge_pop", POP_COLUMNS, locate_pops, _POPS)
-    frame, _ = fill_from_distinct(frame, "user_agent", UA_COLUMNS, parse_user_agents, _AGENTS)
+    if agents:
+        frame, _ = fill_from_distinct(frame, "user_agent", UA_COLUMNS, parse_user_agents, _AGENTS)
     if not _needs_lookup(frame, {**GEO_COLUMNS, **ASN_COLUMNS}):
         return frame, notes
     databases = find_databases(geoip_dir)

@@ -13,6 +13,7 @@ from urllib.parse import unquote
 import polars as pl
 
 from flakehunt.distinct import Answers, Lookup, fill_from_distinct
+from flakehunt.enrich.useragent import UA_COLUMNS, parse_user_agents
 from flakehunt.formats.loader import FieldMap, Format
 from flakehunt.ingest.parse import LINE, TEXT
 from flakehunt.ingest.vendor import vendor_items
@@ -56,6 +57,7 @@ class Normalized:
     vendor: pl.DataFrame  # one String column per vendor field, row for row with `exchanges`
     # (no columns, and so no rows, when the format has no vendor fields)
     bad_time: pl.DataFrame  # __line, reason, __text (null)
+    agents_parsed: bool = False  # the user-agent columns were filled with the %-decoding
 
 
 def normalize_apart(fmt: Format, rows: pl.DataFrame, *, file_label: str) -> Normalized:
@@ -65,6 +67,7 @@ def normalize_apart(fmt: Format, rows: pl.DataFrame, *, file_label: str) -> Norm
     """
     present = set(rows.columns) - {LINE}
     rows = _decode_percent(fmt, rows, present)
+    agents = {name: _AGENT + name for name in UA_COLUMNS if _AGENT + name in rows.columns}
     rows = rows.with_columns(timestamp(fmt, present).alias("__ts"))
     bad_time = rows.filter(pl.col("__ts").is_null())
     rejects = bad_time.select(
@@ -93,7 +96,11 @@ def normalize_apart(fmt: Format, rows: pl.DataFrame, *, file_label: str) -> Norm
         pl.col("__ts").alias("ts"),
         pl.lit(fmt.source).alias("source"),
         pl.lit(fmt.name).alias("format"),
-        *[_column(name, name in filled) for name in _NORMAL],
+        *[_column(name, name in filled) for name in _NORMAL if name not in agents],
+        *[
+            pl.coalesce(_column(name, name in filled), pl.col(column)).alias(name)
+            for name, column in agents.items()
+        ],
         pl.lit(file_label).alias("file"),
         pl.col(LINE).alias("line"),
         *[pl.col(m.vendor).cast(pl.String).alias(_RAW_NUMBER + m.vendor) for m in numbers],
@@ -105,7 +112,7 @@ def normalize_apart(fmt: Format, rows: pl.DataFrame, *, file_label: str) -> Norm
     vendor = rows.select(pl.col(key).cast(pl.String) for key in _vendor_keys(fmt, present))
     if unread.width:  # what no number column could hold stays, as text, with the vendor fields
         vendor = pl.concat([vendor, unread], how="horizontal") if vendor.width else unread
-    return Normalized(out, vendor, rejects)
+    return Normalized(out, vendor, rejects, agents_parsed=bool(agents))
 
 
 _RAW_NUMBER = "__number_text_"
@@ -251,27 +258,65 @@ def _decoded_name(mapping: FieldMap) -> str:
 
 
 def _decode_percent(fmt: Format, rows: pl.DataFrame, present: set[str]) -> pl.DataFrame:
-    """%-decode each distinct value once (user agents repeat), not once per line."""
+    """
+    %-decode each distinct value once (user agents repeat), not once per line.
+
+    The format's one user-agent field is parsed in the same pass (`__agent_` columns): the
+    distinct agents are at hand here, and the enrichment would hash them all again.
+    """
     added = []
+    agent = _agent_field(fmt, present)
     for mapping in fmt.fields:
         if not mapping.decode or mapping.vendor not in present:
             continue
         times = 2 if mapping.decode == "percent2" else 1
+        parses = mapping.vendor == agent
+        targets = {_DECODED: pl.String, **(UA_COLUMNS if parses else {})}
         raw = rows.select(
-            pl.col(mapping.vendor).cast(pl.String).alias(_RAW), pl.lit(None, pl.String).alias(_DECODED)
+            pl.col(mapping.vendor).cast(pl.String).alias(_RAW),
+            *[pl.lit(None, kind).alias(name) for name, kind in targets.items()],
         )
-        decoded, _ = fill_from_distinct(raw, _RAW, {_DECODED: pl.String}, _decoder(times), _DECODINGS[times])
+        lookup, answers = (
+            (_agent_decoder(times), _AGENTS[times]) if parses else (_decoder(times), _DECODINGS[times])
+        )
+        decoded, _ = fill_from_distinct(raw, _RAW, targets, lookup, answers)
         added.append(decoded[_DECODED].alias(_decoded_name(mapping)))
+        if parses:
+            added += [decoded[name].alias(_AGENT + name) for name in UA_COLUMNS]
     return rows.with_columns(added) if added else rows
 
 
-_RAW, _DECODED = "__raw", "__decoded"
+def _agent_field(fmt: Format, present: set[str]) -> str | None:
+    """
+    The vendor field whose decoded value is the `user_agent` column as it stands: the only one
+    mapped to it, %-decoded, with no pattern or vocabulary applied after; else None.
+    """
+    mappings = [m for m in fmt.fields if m.to == "user_agent" and m.vendor in present]
+    if len(mappings) != 1 or not mappings[0].decode or mappings[0].extract or mappings[0].vocab:
+        return None
+    return mappings[0].vendor
+
+
+_RAW, _DECODED, _AGENT = "__raw", "__decoded", "__agent_"
 _DECODINGS = {times: Answers(_RAW, {_DECODED: pl.String}) for times in (1, 2)}  # shared by the threads
+_AGENTS = {times: Answers(_RAW, {_DECODED: pl.String, **UA_COLUMNS}) for times in (1, 2)}
 
 
 @cache
 def _decoder(times: int) -> Lookup:
     return lambda values: {_DECODED: [_unquote(value, times) for value in values]}
+
+
+@cache
+def _agent_decoder(times: int) -> Lookup:
+    """Decode, then parse as `enrich` would the `user_agent` column (an empty agent is null)."""
+
+    def lookup(values):
+        decoded = [_unquote(value, times) for value in values]
+        parsed = parse_user_agents([agent or "-" for agent in decoded])
+        return {_DECODED: decoded, **parsed}
+
+    return lookup
 
 
 def _unquote(value: str, times: int) -> str:

@@ -379,7 +379,7 @@ def _prepare(fmt: Format, job: Callable[[], Piece], label: str, window, geoip_di
         exchanges = exchanges.filter(kept)
         vendor = vendor.filter(kept) if vendor.width else vendor
     notes: set[str] = set()
-    exchanges = _enrich(exchanges, geoip_dir, notes)
+    exchanges = _enrich(exchanges, geoip_dir, notes, agents=not normalized.agents_parsed)
     table = arrow_table(exchanges, vendor)
     return _Prepared(piece, table, rejects, before - exchanges.height, sorted(notes))
 
@@ -454,10 +454,12 @@ def _in_window(frame: pl.DataFrame, window) -> pl.Series | None:
     return frame.select(pl.all_horizontal(conditions).fill_null(False)).to_series()
 
 
-def _enrich(frame: pl.DataFrame, geoip_dir: Path | None, notes: set[str]) -> pl.DataFrame:
+def _enrich(
+    frame: pl.DataFrame, geoip_dir: Path | None, notes: set[str], *, agents: bool = True
+) -> pl.DataFrame:
     if frame.height == 0:
         return frame
-    enriched, messages = enrich_exchanges(frame, geoip_dir=geoip_dir)
+    enriched, messages = enrich_exchanges(frame, geoip_dir=geoip_dir, agents=agents)
     notes.update(messages)
     return conform(enriched)
 
