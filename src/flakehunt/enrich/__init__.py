@@ -3,7 +3,8 @@ Enrichment: fill the derived columns of the normalized model from the raw ones.
 
 - ``client_ip`` -> ``geo_country, geo_region, geo_city, asn, as_org`` (MaxMind-format databases);
 - ``edge_pop`` -> ``pop_city, pop_country, pop_continent, pop_lat, pop_lon`` (IATA airports);
-- ``user_agent`` -> ``ua_family, ua_major, os_family, device_class`` (ua-parser).
+- ``user_agent`` -> ``ua_family, ua_major, os_family, device_class`` (ua-parser); for a log
+  whose agents are %-encoded (CloudFront), normalization parses them as it decodes them.
 
 Each distinct value is looked up once and the answers are joined back (DESIGN.md, "Fast"); the
 answers are kept for the next blocks of the log, as they depend on the value alone (and, for

@@ -1,6 +1,7 @@
 """
 Vendor fields to the normalized model (DESIGN.md): UTC microseconds, one cache vocabulary,
 path and query apart, provenance on every row, and every unmapped vendor field in `vendor`.
+A %-encoded user agent is parsed (ua-parser) in the pass that decodes it: see `_decode_percent`.
 """
 
 from __future__ import annotations
