@@ -12,7 +12,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from flakehunt import doctor
+import flakehunt.enrich
+from flakehunt import doctor, store
+from flakehunt.case import open_case
 from flakehunt.distinct import Answers, fill_from_distinct
 from flakehunt.enrich import enrich_exchanges
 from flakehunt.enrich.geoip import NO_ASN_NOTE, NO_DATABASE_NOTE
@@ -21,6 +23,7 @@ from flakehunt.enrich.testing import DOCUMENTATION_NETWORKS, write_test_geoip
 from flakehunt.enrich.useragent import UA_COLUMNS, parse_user_agent, parse_user_agents
 from flakehunt.errors import FlakehuntError
 from flakehunt.formats.loader import load_formats
+from flakehunt.ingest import ingest_paths
 from flakehunt.ingest.har import parse_har
 from flakehunt.ingest.normalize import normalize_apart
 from flakehunt.ingest.parse import FileState, parse_chunk
@@ -411,6 +414,24 @@ def test_a_percent_encoded_agent_is_parsed_in_its_decoding_pass_as_enrichment_wo
     assert enriched["ua_family"].to_list() == ["curl"]
     skipped, _ = enrich_exchanges(plain.exchanges, agents=False)
     assert skipped["ua_family"].to_list() == [None]
+
+
+def test_ingest_of_a_cloudfront_log_does_not_look_its_agents_up_a_second_time(monkeypatch, case_dir):
+    """The pipeline tells the enrichment the agents are parsed: it then leaves `user_agent` alone."""
+    keys: list[str] = []
+    real = flakehunt.enrich.fill_from_distinct
+
+    def spied(frame, key, *args, **kwargs):
+        keys.append(key)
+        return real(frame, key, *args, **kwargs)
+
+    monkeypatch.setattr(flakehunt.enrich, "fill_from_distinct", spied)
+    log = FIXTURES.parent / "cloudfront-standard" / "aws-clo-log-processor-cloudfront.log"
+    case = open_case("T-agents")
+    ingest_paths([log], case=case)
+    assert "edge_pop" in keys and "user_agent" not in keys
+    rows = store.scan_dataset(case, store.EXCHANGES).collect()
+    assert rows.height and rows.filter(pl.col("user_agent").is_not_null())["ua_family"].null_count() == 0
 
 
 def test_two_threads_with_the_same_keys_look_them_up_once() -> None:
