@@ -278,7 +278,9 @@ def _decode_percent(fmt: Format, rows: pl.DataFrame, present: set[str]) -> pl.Da
             *[pl.lit(None, kind).alias(name) for name, kind in targets.items()],
         )
         lookup, answers = (
-            (_agent_decoder(times), _AGENTS[times]) if parses else (_decoder(times), _DECODINGS[times])
+            (_agent_decoder(times), _DECODED_AGENTS[times])
+            if parses
+            else (_decoder(times), _DECODINGS[times])
         )
         decoded, _ = fill_from_distinct(raw, _RAW, targets, lookup, answers)
         added.append(decoded[_DECODED].alias(_decoded_name(mapping)))
@@ -300,7 +302,7 @@ def _agent_field(fmt: Format, present: set[str]) -> str | None:
 
 _RAW, _DECODED, _AGENT = "__raw", "__decoded", "__agent_"
 _DECODINGS = {times: Answers(_RAW, {_DECODED: pl.String}) for times in (1, 2)}  # shared by the threads
-_AGENTS = {times: Answers(_RAW, {_DECODED: pl.String, **UA_COLUMNS}) for times in (1, 2)}
+_DECODED_AGENTS = {times: Answers(_RAW, {_DECODED: pl.String, **UA_COLUMNS}) for times in (1, 2)}
 
 
 @cache
