@@ -24,12 +24,7 @@ except ImportError:  # pragma: no cover
 
 from flakehunt import stops
 from flakehunt.console import err, out, progress_to_stderr
-from flakehunt.errors import (
-    ExitCode,
-    FlakehuntError,
-    interrupted_exit,
-    storage_problem,
-)
+from flakehunt.errors import ExitCode, FlakehuntError, interrupted_exit, storage_problem
 
 # Typer >= 0.22 raises its own Abort (Click's vendored exceptions have none); older ones raise Click's.
 _ABORTS = (getattr(click_exceptions, "Abort", typer.Abort), typer.Abort)

@@ -67,8 +67,8 @@ def normalize_apart(fmt: Format, rows: pl.DataFrame, *, file_label: str) -> Norm
     pipeline filters them with the rows and builds the Parquet map from them (vendor.py).
     """
     present = set(rows.columns) - {LINE}
-    rows = _decode_percent(fmt, rows, present)
-    agents = {name: _AGENT + name for name in UA_COLUMNS if _AGENT + name in rows.columns}
+    rows, parsed_agents = _decode_percent(fmt, rows, present)
+    agents = {name: _AGENT + name for name in UA_COLUMNS} if parsed_agents else {}
     rows = rows.with_columns(timestamp(fmt, present).alias("__ts"))
     bad_time = rows.filter(pl.col("__ts").is_null())
     rejects = bad_time.select(
@@ -258,12 +258,13 @@ def _decoded_name(mapping: FieldMap) -> str:
     return f"__dec_{mapping.vendor}"
 
 
-def _decode_percent(fmt: Format, rows: pl.DataFrame, present: set[str]) -> pl.DataFrame:
+def _decode_percent(fmt: Format, rows: pl.DataFrame, present: set[str]) -> tuple[pl.DataFrame, bool]:
     """
     %-decode each distinct value once (user agents repeat), not once per line.
 
     The format's one user-agent field is parsed in the same pass (`__agent_` columns): the
-    distinct agents are at hand here, and the enrichment would hash them all again.
+    distinct agents are at hand here, and the enrichment would hash them all again. Returns the
+    rows and whether it did.
     """
     added = []
     agent = _agent_field(fmt, present)
@@ -286,7 +287,7 @@ def _decode_percent(fmt: Format, rows: pl.DataFrame, present: set[str]) -> pl.Da
         added.append(decoded[_DECODED].alias(_decoded_name(mapping)))
         if parses:
             added += [decoded[name].alias(_AGENT + name) for name in UA_COLUMNS]
-    return rows.with_columns(added) if added else rows
+    return (rows.with_columns(added) if added else rows), agent is not None
 
 
 def _agent_field(fmt: Format, present: set[str]) -> str | None:
